@@ -1,0 +1,102 @@
+// Engine activities: the I/O a process needs, done on the engine side. Workflows import
+// the types only; the worker builds the implementation with its dependencies.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Schema } from '../db/schema';
+import { getContractVersion } from '../db/contracts';
+import { appendJournal } from '../db/journal';
+import { openTasks, settleTask } from '../db/tasks';
+import { enqueueOutbox } from '../db/outbox';
+import { recordProcessState } from '../db/processes';
+import { parseContract } from '../domain/contract';
+import { sliceContract, type ContractSlice } from '../domain/raci';
+import type { ActionsConfig } from '../domain/actions';
+import { runAction, unknownActionFailure } from './action-runner';
+
+export interface JournalInput {
+  seq: number;
+  at: string;
+  stepKey?: string;
+  event: string;
+  partyId?: string;
+  actor?: string;
+  clause?: string;
+  data: Record<string, unknown>;
+}
+
+export interface TaskOpening {
+  id: string;
+  processId: string;
+  stepKey: string;
+  kind: 'execute' | 'approve' | 'consult' | 'escalation';
+  partyId: string;
+  team?: string;
+  requestedBy: string;
+  title: string;
+  payload: Record<string, unknown>;
+  dueAt?: string;
+  hardDeadlineAt?: string;
+}
+
+export interface OutboxInput {
+  effectKey: string;
+  partyId: string;
+  event: string;
+  payload: Record<string, unknown>;
+}
+
+/** Everything one transition of a process writes, in one transaction. */
+export interface StepRecord {
+  processId: string;
+  entries: JournalInput[];
+  openTasks?: TaskOpening[];
+  settleTasks?: { taskId: string; status: 'done' | 'expired' | 'cancelled'; completedBy?: string; at: string }[];
+  outbox?: OutboxInput[];
+  process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
+}
+
+export interface EngineActivityDeps {
+  db: Kysely<Schema>;
+  actions: ActionsConfig;
+  actionsDir: string;
+  log: Logger;
+}
+
+export function createEngineActivities({ db, actions, actionsDir, log }: EngineActivityDeps) {
+  return {
+    /** The part of an immutable contract version a process needs: never pricing. */
+    async loadContractSlice(input: { contractId: string; version: number; activityKeys: string[] }): Promise<ContractSlice> {
+      const row = await getContractVersion(db, input.contractId, input.version);
+      if (!row) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} not found`, 'ContractNotFound');
+      const parsed = parseContract(row.document);
+      if (!parsed.ok) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} is invalid`, 'ContractInvalid');
+      return sliceContract(parsed.contract, input.activityKeys);
+    },
+
+    async recordStep(record: StepRecord): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        if (record.entries.length > 0) await appendJournal(trx, record.processId, record.entries);
+        if (record.openTasks?.length) await openTasks(trx, record.openTasks);
+        for (const s of record.settleTasks ?? []) await settleTask(trx, s.taskId, { status: s.status, completedBy: s.completedBy, at: s.at });
+        if (record.outbox?.length) await enqueueOutbox(trx, record.outbox);
+        if (record.process) await recordProcessState(trx, record.processId, record.process);
+      });
+    },
+
+    /** Runs an action of the engine's own configuration; never a command from the contract. */
+    async runEngineAction(input: { action: string; params: Record<string, unknown>; idempotencyKey: string }): Promise<unknown> {
+      const def = actions[input.action];
+      if (!def) {
+        const failure = unknownActionFailure(input.action);
+        throw ApplicationFailure.nonRetryable(failure.reason, 'UnknownAction');
+      }
+      const result = await runAction(input.action, def, input.params, { idempotencyKey: input.idempotencyKey, log, configDir: actionsDir, signal: Context.current().cancellationSignal });
+      if (result.ok) return result.output;
+      if (result.retryable) throw ApplicationFailure.retryable(result.reason, 'ActionFailed');
+      throw ApplicationFailure.nonRetryable(result.reason, 'ActionRejected');
+    },
+  };
+}
+
+export type EngineActivities = ReturnType<typeof createEngineActivities>;

@@ -1,0 +1,71 @@
+// One error path: routes throw these, one middleware turns them into problem+json (RFC 9457).
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const badRequest = (detail: string, errors: FieldError[] = []) => new Problem(400, 'validation', 'Invalid request', detail, { errors });
+export const unauthorized = (detail = 'a valid API key is required: Authorization: Bearer <key>') => new Problem(401, 'unauthorized', 'Unauthorized', detail);
+/** Anything the principal may not see is "not found", so existence never leaks. */
+export const notFound = (what: string) => new Problem(404, 'not-found', 'Not found', `${what} not found`);
+export const conflict = (detail: string, extra: Record<string, unknown> = {}) => new Problem(409, 'conflict', 'Conflict', detail, extra);
+export const unprocessable = (slug: string, title: string, detail: string, extra: Record<string, unknown> = {}) => new Problem(422, slug, title, detail, extra);
+export const forbiddenAction = (detail: string) => new Problem(403, 'forbidden', 'Forbidden', detail);
+
+/** Zod issues → the field paths a caller can fix. */
+export function fieldErrors(error: z.ZodError, prefix: string): FieldError[] {
+  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].join('.'), message: i.message }));
+}
+
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw badRequest(`the request ${where} is invalid`, fieldErrors(parsed.error, where));
+  return parsed.data;
+}
+
+export const unknownRoute: RequestHandler = (req) => {
+  throw new Problem(404, 'no-route', 'No such route', `${req.method} ${req.path} is not a route of this API`);
+};
+
+export function problemMiddleware(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    let problem: Problem;
+    if (err instanceof Problem) problem = err;
+    else if (isBodyParserError(err)) {
+      problem = err.type === 'entity.too.large'
+        ? new Problem(413, 'too-large', 'Request body too large', `the body exceeds the limit of this API`)
+        : badRequest('the request body is not valid JSON', [{ path: 'body', message: err.message }]);
+    } else {
+      log.error({ err, reqId: req.id }, 'unhandled error');
+      problem = new Problem(500, 'internal', 'Internal error', 'an unexpected error occurred; it has been logged');
+    }
+    res.status(problem.status).type('application/problem+json').json({
+      type: `/problems/${problem.slug}`,
+      title: problem.title,
+      status: problem.status,
+      ...(problem.detail ? { detail: problem.detail } : {}),
+      instance: req.originalUrl,
+      ...problem.extra,
+    });
+  };
+}
+
+function isBodyParserError(err: unknown): err is { type: string; message: string } {
+  return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string' && 'status' in err;
+}

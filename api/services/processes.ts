@@ -1,0 +1,105 @@
+// Starting a process: the API validates and records, Temporal runs, the workflow decides.
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { Schema } from '../../db/schema';
+import type { Principal } from '../../db/api-keys';
+import { getContract, getContractVersion, isContractParty } from '../../db/contracts';
+import { registerProcess } from '../../db/processes';
+import type { ProcessRow } from '../../db/schema';
+import { parseContract } from '../../domain/contract';
+import { getProcess } from '../../domain/catalogue';
+import { coverage } from '../../domain/coverage';
+import type { ProcessStart } from '../../workflows/definitions';
+import { WORKFLOW_TYPES } from '../../workflows/registry';
+import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../../workflows/search-attributes';
+import type { TemporalHandle } from '../../temporal/client';
+import { badRequest, fieldErrors, forbiddenAction, notFound, unprocessable } from '../errors';
+
+export interface StartRequest {
+  type: string;
+  businessKey: string;
+  input: unknown;
+}
+
+export function processIdFor(contractId: string, type: string, businessKey: string): string {
+  return `mandate:${contractId}:${type}:${businessKey}`;
+}
+
+export async function startProcess(
+  deps: { db: Kysely<Schema>; temporal: TemporalHandle },
+  principal: Principal,
+  contractId: string,
+  request: StartRequest,
+): Promise<{ process: ProcessRow; created: boolean }> {
+  const { db, temporal } = deps;
+  const contract = await getContract(db, contractId);
+  if (!contract || !(await isContractParty(db, contractId, principal.partyId))) throw notFound(`contract ${contractId}`);
+  if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
+    throw forbiddenAction('starting a process needs a user key with the operator role');
+  }
+  if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
+    throw forbiddenAction('only the provider or the client of a contract starts its processes');
+  }
+  if (contract.status !== 'active' && contract.status !== 'transition') {
+    throw unprocessable('contract-not-active', 'Contract not active', `contract ${contractId} is ${contract.status}: processes run only under an active contract`);
+  }
+  const definition = getProcess(request.type);
+  const workflowType = WORKFLOW_TYPES[request.type];
+  if (!definition || !workflowType) {
+    throw unprocessable('unknown-process', 'Unknown process type', `"${request.type}" is not a process of the catalogue`, { known: Object.keys(WORKFLOW_TYPES) });
+  }
+  const version = await getContractVersion(db, contractId, contract.current_version);
+  const parsed = version && parseContract(version.document);
+  if (!parsed?.ok) throw new Error(`contract ${contractId} v${contract.current_version} does not parse`);
+  const covered = coverage(parsed.contract, request.type);
+  if (!covered.covered) {
+    throw unprocessable('not-covered', 'Not covered by the contract', `contract ${contractId} does not cover ${request.type}`, {
+      missingServices: covered.missingServices,
+      missingActivities: covered.missingActivities,
+      unknownProcesses: covered.unknownProcesses,
+    });
+  }
+  const input = definition.input.safeParse(request.input);
+  if (!input.success) throw badRequest(`the input of ${request.type} is invalid`, fieldErrors(input.error, 'body.input'));
+
+  const id = processIdFor(contractId, request.type, request.businessKey);
+  const registered = await registerProcess(db, {
+    id,
+    contractId,
+    contractVersion: contract.current_version,
+    processType: request.type,
+    businessKey: request.businessKey,
+    requestedBy: principal.userId,
+    requestedByParty: principal.partyId,
+  });
+  // The database row outlives Temporal's retention: a finished process is never run again.
+  if (registered.process.status !== 'running') return registered;
+
+  const start: ProcessStart = {
+    contractId,
+    version: registered.process.contract_version,
+    processType: request.type,
+    businessKey: request.businessKey,
+    requestedBy: { userId: registered.process.requested_by, partyId: registered.process.requested_by_party },
+    input: input.data,
+  };
+  try {
+    await temporal.client.workflow.start(workflowType, {
+      workflowId: id,
+      taskQueue: temporal.taskQueue,
+      args: [start],
+      // A retry after a crash between the insert and the start attaches to the same run.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: MandateContract, value: contractId },
+        { key: MandateClient, value: contract.client_id },
+        { key: MandateProcess, value: request.type },
+        { key: MandateStatus, value: 'running' },
+      ],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  return registered;
+}

@@ -1,0 +1,91 @@
+// API keys: random, shown once, stored as a SHA-256 of the whole key.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { PartyKind, Schema } from './schema';
+
+export type Role = 'admin' | 'operator' | 'approver' | 'viewer' | 'agent';
+
+export type ApiKeyHolder = { userId: string; agentId?: undefined } | { agentId: string; userId?: undefined };
+
+export type IssueApiKeyInput = { partyId: string; roles: string[] } & ApiKeyHolder;
+
+export interface Principal {
+  keyId: string;
+  partyId: string;
+  partyKind: PartyKind;
+  userId?: string;
+  agentId?: string;
+  roles: string[];
+}
+
+const KEY_PATTERN = /^mk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43,})$/;
+
+export function hashApiKey(clearKey: string): string {
+  return createHash('sha256').update(clearKey, 'utf8').digest('hex');
+}
+
+/** Returns the clear key once; only its hash and its visible prefix are stored. */
+export async function issueApiKey(db: Kysely<Schema>, input: IssueApiKeyInput): Promise<{ id: string; key: string; prefix: string }> {
+  const id = randomUUID();
+  // Hex, not base64url, so the prefix never contains the `_` that separates the parts.
+  const prefix = randomBytes(6).toString('hex');
+  const key = `mk_${prefix}_${randomBytes(32).toString('base64url')}`;
+  await db
+    .insertInto('api_keys')
+    .values({
+      id,
+      prefix,
+      secret_hash: hashApiKey(key),
+      party_id: input.partyId,
+      user_id: input.userId ?? null,
+      agent_id: input.agentId ?? null,
+      roles: input.roles,
+    })
+    .execute();
+  return { id, key, prefix };
+}
+
+/** The principal behind a clear key, or undefined for an unknown, malformed or revoked key. */
+export async function findPrincipalByKey(db: Kysely<Schema>, clearKey: string): Promise<Principal | undefined> {
+  if (!KEY_PATTERN.test(clearKey)) return undefined;
+  const row = await db
+    .selectFrom('api_keys as k')
+    .innerJoin('parties as p', 'p.id', 'k.party_id')
+    .select(['k.id', 'k.party_id', 'p.kind', 'k.user_id', 'k.agent_id', 'k.roles'])
+    .where('k.secret_hash', '=', hashApiKey(clearKey))
+    .where('k.revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  // At most one write a minute per key, so authentication stays a read.
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: sql<Date>`now()` })
+    .where('id', '=', row.id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`)]))
+    .execute();
+  return {
+    keyId: row.id,
+    partyId: row.party_id,
+    partyKind: row.kind,
+    ...(row.user_id ? { userId: row.user_id } : {}),
+    ...(row.agent_id ? { agentId: row.agent_id } : {}),
+    roles: row.roles,
+  };
+}
+
+/** Revokes a key (of that party, when given). True when this call revoked it. */
+export async function revokeApiKey(db: Kysely<Schema>, id: string, options: { partyId?: string } = {}): Promise<boolean> {
+  let query = db.updateTable('api_keys').set({ revoked_at: sql<Date>`now()` }).where('id', '=', id).where('revoked_at', 'is', null);
+  if (options.partyId) query = query.where('party_id', '=', options.partyId);
+  const result = await query.executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export function listApiKeys(db: Kysely<Schema>, partyId: string) {
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'prefix', 'party_id', 'user_id', 'agent_id', 'roles', 'created_at', 'last_used_at', 'revoked_at'])
+    .where('party_id', '=', partyId)
+    .orderBy('created_at')
+    .execute();
+}

@@ -1,0 +1,76 @@
+// Opens the system of record: PostgreSQL when a URL is given, else PGlite under the data dir.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import { migrationProvider } from './migrations';
+import type { Schema } from './schema';
+
+/** The subset of a pino logger the db layer uses. */
+export interface DbLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface Database {
+  db: Kysely<Schema>;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** postgres:// URL; without it, PGlite stores its files in `<dataDir>/pgdata`. */
+  url?: string | undefined;
+  dataDir?: string | undefined;
+  log?: DbLog | undefined;
+  /** pg pool size (postgres only). */
+  maxConnections?: number;
+}
+
+const INT8_OID = 20;
+
+// Row counts and bigserial ids stay far below 2^53: read int8 as a number, like PGlite does.
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const database = options.url ? openPostgres(options.url, options.maxConnections) : await openPglite(options.dataDir);
+  try {
+    await migrateToLatest(database.db, options.log);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+function openPostgres(url: string, max = 10): Database {
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  if (!dataDir) throw new Error('openDatabase: dataDir is required when no database url is given');
+  const dir = path.join(dataDir, 'pgdata');
+  await mkdir(dir, { recursive: true });
+  const client = await PGlite.create(dir);
+  const db = new Kysely<Schema>({ dialect: new PGliteDialect(client) });
+  // The dialect closes the PGlite instance when Kysely is destroyed.
+  return { db, kind: 'pglite', close: () => db.destroy() };
+}
+
+async function migrateToLatest(db: Kysely<Schema>, log: DbLog | undefined): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const result of results ?? []) {
+    if (result.status === 'Success') log?.info({ migration: result.migrationName }, 'migration applied');
+    else if (result.status === 'Error') log?.error({ migration: result.migrationName }, 'migration failed');
+  }
+  if (error) throw error instanceof Error ? error : new Error(`migration failed: ${String(error)}`);
+}

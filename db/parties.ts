@@ -1,0 +1,103 @@
+// Parties and their principals (users, agents). Upserts: the contract document is the source.
+import type { Kysely } from 'kysely';
+import type { AgentRow, PartyKind, PartyRow, Schema, UserRow } from './schema';
+
+export interface PartyInput {
+  id: string;
+  kind: PartyKind;
+  name: string;
+  timezone: string;
+  contractedBy?: string | null;
+}
+
+export async function upsertParty(db: Kysely<Schema>, party: PartyInput): Promise<PartyRow> {
+  return db
+    .insertInto('parties')
+    .values({
+      id: party.id,
+      kind: party.kind,
+      name: party.name,
+      timezone: party.timezone,
+      contracted_by: party.contractedBy ?? null,
+    })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        kind: eb.ref('excluded.kind'),
+        name: eb.ref('excluded.name'),
+        timezone: eb.ref('excluded.timezone'),
+        contracted_by: eb.ref('excluded.contracted_by'),
+      })),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export interface UserInput {
+  id: string;
+  partyId: string;
+  name?: string | null;
+  roles: string[];
+  team?: string | null;
+}
+
+/** A user never moves to another party: an upsert for another party's user id fails. */
+export async function upsertUser(db: Kysely<Schema>, user: UserInput): Promise<UserRow> {
+  const row = await db
+    .insertInto('users')
+    .values({ id: user.id, party_id: user.partyId, name: user.name ?? null, roles: user.roles, team: user.team ?? null })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), roles: eb.ref('excluded.roles'), team: eb.ref('excluded.team') }))
+        .where('users.party_id', '=', user.partyId),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) throw new Error(`user ${user.id} belongs to another party`);
+  return row;
+}
+
+export interface AgentInput {
+  id: string;
+  partyId: string;
+  site?: string | null;
+}
+
+/** An agent never moves to another party: an upsert for another party's agent id fails. */
+export async function upsertAgent(db: Kysely<Schema>, agent: AgentInput): Promise<AgentRow> {
+  const row = await db
+    .insertInto('agents')
+    .values({ id: agent.id, party_id: agent.partyId, site: agent.site ?? null })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({ site: eb.ref('excluded.site') }))
+        .where('agents.party_id', '=', agent.partyId),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) throw new Error(`agent ${agent.id} belongs to another party`);
+  return row;
+}
+
+export function getParty(db: Kysely<Schema>, id: string): Promise<PartyRow | undefined> {
+  return db.selectFrom('parties').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function getUser(db: Kysely<Schema>, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function getAgent(db: Kysely<Schema>, id: string): Promise<AgentRow | undefined> {
+  return db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listParties(db: Kysely<Schema>, filter: { ids?: string[]; kind?: PartyKind } = {}): Promise<PartyRow[]> {
+  let query = db.selectFrom('parties').selectAll().orderBy('id');
+  if (filter.ids) {
+    if (filter.ids.length === 0) return Promise.resolve([]);
+    query = query.where('id', 'in', filter.ids);
+  }
+  if (filter.kind) query = query.where('kind', '=', filter.kind);
+  return query.execute();
+}

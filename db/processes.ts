@@ -1,0 +1,111 @@
+// The process index: one row per workflow, unique per (contract, process type, business key).
+import { sql, type Kysely } from 'kysely';
+import type { ProcessRow, ProcessStatus, Schema } from './schema';
+
+export interface RegisterProcessInput {
+  /** The Temporal workflow id: `mandate:<contractId>:<processType>:<businessKey>`. */
+  id: string;
+  contractId: string;
+  contractVersion: number;
+  processType: string;
+  businessKey: string;
+  requestedBy: string;
+  requestedByParty: string;
+  currentStep?: string | null;
+  startedAt?: Date | string;
+}
+
+/**
+ * Records a process once. A second registration of the same business key (even concurrent)
+ * inserts nothing and returns the existing row, so callers start the workflow it names.
+ */
+export async function registerProcess(
+  db: Kysely<Schema>,
+  input: RegisterProcessInput,
+): Promise<{ process: ProcessRow; created: boolean }> {
+  const inserted = await db
+    .insertInto('processes')
+    .values({
+      id: input.id,
+      contract_id: input.contractId,
+      contract_version: input.contractVersion,
+      process_type: input.processType,
+      business_key: input.businessKey,
+      requested_by: input.requestedBy,
+      requested_by_party: input.requestedByParty,
+      current_step: input.currentStep ?? null,
+      ...(input.startedAt ? { started_at: input.startedAt } : {}),
+    })
+    .onConflict((oc) => oc.columns(['contract_id', 'process_type', 'business_key']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { process: inserted, created: true };
+  // ON CONFLICT waited for the winner to commit, so this new statement sees its row.
+  const existing = await db
+    .selectFrom('processes')
+    .selectAll()
+    .where('contract_id', '=', input.contractId)
+    .where('process_type', '=', input.processType)
+    .where('business_key', '=', input.businessKey)
+    .executeTakeFirstOrThrow();
+  return { process: existing, created: false };
+}
+
+export function getProcess(db: Kysely<Schema>, id: string): Promise<ProcessRow | undefined> {
+  return db.selectFrom('processes').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export interface ProcessStateChange {
+  status?: ProcessStatus;
+  currentStep?: string | null;
+  endedAt?: Date | string | null;
+}
+
+/**
+ * Mirrors the workflow's state into the index. An ended process (completed, failed,
+ * cancelled) never goes back to running: a late retry of an older activity changes nothing.
+ */
+export async function recordProcessState(
+  db: Kysely<Schema>,
+  id: string,
+  change: ProcessStateChange,
+): Promise<ProcessRow | undefined> {
+  const ends = change.status !== undefined && change.status !== 'running';
+  const endedAt = change.endedAt !== undefined ? { ended_at: change.endedAt } : ends ? { ended_at: sql<Date>`coalesce(ended_at, now())` } : {};
+  const set = {
+    ...(change.status !== undefined ? { status: change.status } : {}),
+    ...(change.currentStep !== undefined ? { current_step: change.currentStep } : {}),
+    ...endedAt,
+  };
+  if (Object.keys(set).length === 0) return getProcess(db, id);
+  let query = db.updateTable('processes').set(set).where('id', '=', id);
+  if (change.status === 'running') query = query.where('status', '=', 'running');
+  return query.returningAll().executeTakeFirst();
+}
+
+export interface ProcessFilter {
+  contractId?: string;
+  /** Only processes of contracts this party is part of. */
+  partyId?: string;
+  processType?: string;
+  status?: ProcessStatus[];
+  limit?: number;
+  /** The last id of the previous page. */
+  afterId?: string;
+}
+
+/** Processes ordered by id (workflow ids group by contract then type), a page at a time. */
+export function listProcesses(db: Kysely<Schema>, filter: ProcessFilter = {}): Promise<ProcessRow[]> {
+  let query = db.selectFrom('processes as p').selectAll('p').orderBy('p.id').limit(Math.min(filter.limit ?? 100, 1000));
+  if (filter.contractId) query = query.where('p.contract_id', '=', filter.contractId);
+  if (filter.partyId) {
+    const partyId = filter.partyId;
+    query = query.where('p.contract_id', 'in', (eb) =>
+      eb.selectFrom('contract_parties').select('contract_id').where('party_id', '=', partyId),
+    );
+  }
+  if (filter.processType) query = query.where('p.process_type', '=', filter.processType);
+  if (filter.status?.length) query = query.where('p.status', 'in', filter.status);
+  if (filter.afterId) query = query.where('p.id', '>', filter.afterId);
+  return query.execute();
+}

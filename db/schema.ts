@@ -1,0 +1,170 @@
+// Kysely's view of the tables: column names as in SQL (snake_case), rows returned as-is.
+import type { ColumnType, Generated, Insertable, RawBuilder, Selectable } from 'kysely';
+
+/** A timestamptz read as a Date; written as a Date or an ISO string. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamptz with a database default (usually now()). */
+export type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+/** A nullable timestamptz. */
+export type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** A jsonb column: written through `jsonb(value)` (db/json.ts), read back parsed. */
+export type Jsonb<T> = ColumnType<T, RawBuilder<T>, RawBuilder<T>>;
+export type NullableJsonb<T> = ColumnType<T | null, RawBuilder<T> | null | undefined, RawBuilder<T> | null>;
+
+export type PartyKind = 'provider' | 'client' | 'third-party';
+export type ContractStatus = 'draft' | 'transition' | 'active' | 'reversibility' | 'terminated';
+export type ProcessStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export type TaskKind = 'execute' | 'approve' | 'consult' | 'escalation';
+export type TaskStatus = 'open' | 'completing' | 'done' | 'cancelled' | 'expired';
+export type OutboxStatus = 'pending' | 'sent' | 'parked' | 'no-endpoint';
+
+export interface PartiesTable {
+  id: string;
+  kind: PartyKind;
+  name: string;
+  timezone: string;
+  contracted_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: string;
+  party_id: string;
+  name: string | null;
+  roles: string[];
+  team: string | null;
+  created_at: CreatedAt;
+}
+
+export interface AgentsTable {
+  id: string;
+  party_id: string;
+  site: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  prefix: string;
+  secret_hash: string;
+  party_id: string;
+  user_id: string | null;
+  agent_id: string | null;
+  roles: string[];
+  created_at: CreatedAt;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface ContractsTable {
+  id: string;
+  provider_id: string;
+  client_id: string;
+  status: ContractStatus;
+  current_version: number;
+  currency: string;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface ContractPartiesTable {
+  contract_id: string;
+  party_id: string;
+}
+
+export interface ContractVersionsTable {
+  contract_id: string;
+  version: number;
+  document: Jsonb<unknown>;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ProcessesTable {
+  id: string;
+  contract_id: string;
+  contract_version: number;
+  process_type: string;
+  business_key: string;
+  requested_by: string;
+  requested_by_party: string;
+  status: ColumnType<ProcessStatus, ProcessStatus | undefined, ProcessStatus>;
+  current_step: string | null;
+  started_at: CreatedAt;
+  ended_at: NullableTimestamp;
+}
+
+export interface TasksTable {
+  id: string;
+  process_id: string;
+  step_key: string;
+  kind: TaskKind;
+  party_id: string;
+  team: string | null;
+  requested_by: string | null;
+  title: string;
+  payload: Jsonb<unknown>;
+  status: ColumnType<TaskStatus, TaskStatus | undefined, TaskStatus>;
+  due_at: NullableTimestamp;
+  hard_deadline_at: NullableTimestamp;
+  claimed_by: string | null;
+  claimed_at: NullableTimestamp;
+  submission: NullableJsonb<unknown>;
+  completed_by: string | null;
+  completed_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface JournalTable {
+  process_id: string;
+  seq: number;
+  at: Timestamp;
+  step_key: string | null;
+  event: string;
+  party_id: string | null;
+  actor: string | null;
+  clause: string | null;
+  data: Jsonb<unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  effect_key: string;
+  party_id: string;
+  event: string;
+  payload: Jsonb<unknown>;
+  status: ColumnType<OutboxStatus, OutboxStatus | undefined, OutboxStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: CreatedAt;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: NullableTimestamp;
+}
+
+export interface Schema {
+  parties: PartiesTable;
+  users: UsersTable;
+  agents: AgentsTable;
+  api_keys: ApiKeysTable;
+  contracts: ContractsTable;
+  contract_parties: ContractPartiesTable;
+  contract_versions: ContractVersionsTable;
+  processes: ProcessesTable;
+  tasks: TasksTable;
+  journal: JournalTable;
+  outbox: OutboxTable;
+}
+
+export type PartyRow = Selectable<PartiesTable>;
+export type UserRow = Selectable<UsersTable>;
+export type AgentRow = Selectable<AgentsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ContractRow = Selectable<ContractsTable>;
+export type ContractVersionRow = Selectable<ContractVersionsTable>;
+export type ProcessRow = Selectable<ProcessesTable>;
+export type TaskRow = Selectable<TasksTable>;
+export type NewTaskRow = Insertable<TasksTable>;
+export type JournalRow = Selectable<JournalTable>;
+export type OutboxRow = Selectable<OutboxTable>;

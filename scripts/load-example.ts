@@ -1,0 +1,65 @@
+// Loads a contract file (YAML or JSON) with its parties and users, activates it, and
+// issues one API key per user, so a newcomer has something to drive at once.
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Kysely } from 'kysely';
+import { parse as parseYaml } from 'yaml';
+import type { Schema } from '../db/schema';
+import { createContract, setContractStatus } from '../db/contracts';
+import { upsertAgent, upsertParty, upsertUser } from '../db/parties';
+import { issueApiKey } from '../db/api-keys';
+import { parseContract, type Contract } from '../domain/contract';
+
+export interface ExampleKey {
+  userId: string;
+  partyId: string;
+  roles: string[];
+  key: string;
+}
+
+export async function readContractFile(file: string): Promise<Contract> {
+  const text = await readFile(file, 'utf8');
+  const parsed = parseContract(file.endsWith('.json') ? JSON.parse(text) : parseYaml(text));
+  if (!parsed.ok) {
+    throw new Error(`${file} is not a valid contract:\n${parsed.issues.map((i) => `  ${i.pointer}: ${i.message}`).join('\n')}`);
+  }
+  return parsed.contract;
+}
+
+/** Writes parties, users and agents, then the contract (active). Idempotent by ids. */
+export async function loadContract(db: Kysely<Schema>, contract: Contract): Promise<{ created: boolean }> {
+  // Parties a third party is contracted by come first (foreign key).
+  const ordered = [...contract.parties].sort((a, b) => Number(a.kind === 'third-party') - Number(b.kind === 'third-party'));
+  for (const party of ordered) {
+    await upsertParty(db, { id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contractedBy: party.contractedBy ?? null });
+    for (const user of party.users) await upsertUser(db, { id: user.id, partyId: party.id, name: user.name ?? null, roles: user.roles, team: user.team ?? null });
+    for (const agent of party.agents) await upsertAgent(db, { id: agent.id, partyId: party.id, site: agent.site ?? null });
+  }
+  const provider = contract.parties.find((p) => p.kind === 'provider');
+  const client = contract.parties.find((p) => p.kind === 'client');
+  if (!provider || !client) throw new Error(`contract ${contract.id} needs a provider and a client`);
+  const { created } = await createContract(db, {
+    id: contract.id,
+    providerId: provider.id,
+    clientId: client.id,
+    partyIds: contract.parties.map((p) => p.id),
+    currency: contract.currency,
+    document: contract,
+  });
+  if (created) await setContractStatus(db, contract.id, 'active');
+  return { created };
+}
+
+export async function issueExampleKeys(db: Kysely<Schema>, contract: Contract): Promise<ExampleKey[]> {
+  const keys: ExampleKey[] = [];
+  for (const party of contract.parties) {
+    for (const user of party.users) {
+      const { key } = await issueApiKey(db, { partyId: party.id, userId: user.id, roles: user.roles });
+      keys.push({ userId: user.id, partyId: party.id, roles: user.roles, key });
+    }
+  }
+  return keys;
+}
+
+export async function writeKeysFile(file: string, keys: ExampleKey[]): Promise<void> {
+  await writeFile(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+}

@@ -1,0 +1,175 @@
+// Composes a Mandate deployment: Temporal (embedded dev server or remote), the database
+// (PGlite or PostgreSQL), the engine worker, the outbox dispatcher and the API.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { pino, type Logger } from 'pino';
+import type { AppConfig } from '../config/app-config';
+import { loadEngineConfig, webhookSecret } from '../config/engine-config';
+import { openDatabase, type Database } from '../db/connection';
+import { listContractsForParty } from '../db/contracts';
+import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../temporal/codec';
+import { connectTemporal, type TemporalHandle } from '../temporal/client';
+import { startEngineWorker, type EngineWorker } from '../worker/engine-worker';
+import { createOutboxDispatcher, type OutboxDispatcher } from '../worker/outbox-dispatcher';
+import { createApp } from '../api/app';
+import { reconcileCompletingTasks } from '../api/services/tasks';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { findOrBuildTemporalCli } from './temporal-cli';
+import { registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
+import { issueExampleKeys, loadContract, readContractFile, writeKeysFile, type ExampleKey } from './load-example';
+
+export interface MandateOptions {
+  config: AppConfig;
+  log?: Logger;
+  /** Tests pass a prebuilt workflow bundle; otherwise the worker bundles at start. */
+  workflowBundlePath?: string;
+  exampleContract?: string;
+}
+
+export interface Mandate {
+  apiUrl?: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  exampleKeys: ExampleKey[];
+  database: Database;
+  stop(): Promise<void>;
+}
+
+export async function startMandate(opts: MandateOptions): Promise<Mandate> {
+  const { config } = opts;
+  const log = opts.log ?? pino({ level: config.LOG_LEVEL, redact: ['*.key', '*.secret', '*.authorization', 'key', 'secret'] });
+  const dataDir = path.resolve(config.MANDATE_DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error while stopping'));
+  };
+
+  try {
+    const engineConfig = loadEngineConfig(config.MANDATE_ENGINE_CONFIG);
+    const codec = new EncryptionCodec(parseCodecKeys(config.MANDATE_CODEC_KEYS ?? (await localCodecKeys(dataDir, log))));
+
+    let devServer: DevServer | undefined;
+    let temporalAddress = config.TEMPORAL_ADDRESS;
+    if (!temporalAddress) {
+      const cliPath = await findOrBuildTemporalCli({ log: (line: string) => log.info(line) });
+      devServer = await startDevServer({
+        cliPath,
+        dbFile: path.join(dataDir, 'temporal.db'),
+        port: config.MANDATE_TEMPORAL_PORT,
+        uiPort: config.MANDATE_TEMPORAL_UI_PORT,
+        namespace: config.TEMPORAL_NAMESPACE,
+        searchAttributes: SEARCH_ATTRIBUTES,
+        log: (line: string) => log.debug({ component: 'temporal' }, line),
+      });
+      stops.push(() => devServer!.stop());
+      temporalAddress = devServer.address;
+    } else {
+      const connection = await Connection.connect({ address: temporalAddress });
+      try {
+        await registerSearchAttributes(connection, config.TEMPORAL_NAMESPACE, SEARCH_ATTRIBUTES);
+      } finally {
+        await connection.close();
+      }
+    }
+
+    const database = await openDatabase({ url: config.DATABASE_URL, dataDir, log });
+    stops.push(() => database.close());
+
+    let exampleKeys: ExampleKey[] = [];
+    if (config.MANDATE_LOAD_EXAMPLES && opts.exampleContract !== '') {
+      exampleKeys = await loadExampleOnce(database, opts.exampleContract ?? 'examples/contract.yaml', dataDir, log);
+    }
+
+    const temporal: TemporalHandle = await connectTemporal({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MANDATE_TASK_QUEUE, codec });
+    stops.push(() => temporal.close());
+
+    if (config.MANDATE_ROLE !== 'api') {
+      const worker: EngineWorker = await startEngineWorker({
+        temporalAddress,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.MANDATE_TASK_QUEUE,
+        db: database.db,
+        engineConfig,
+        codec,
+        log,
+        workflowBundlePath: opts.workflowBundlePath,
+      });
+      stops.push(() => worker.shutdown());
+      worker.running.catch((err: unknown) => log.fatal({ err }, 'engine worker stopped'));
+
+      const dispatcher: OutboxDispatcher = createOutboxDispatcher({
+        db: database.db,
+        log: log.child({ component: 'outbox' }),
+        endpointFor: (partyId) => {
+          const target = engineConfig.webhooks?.[partyId];
+          const secret = target && webhookSecret(target);
+          return target && secret ? { url: target.url, secret } : undefined;
+        },
+      });
+      dispatcher.start();
+      stops.push(() => dispatcher.stop());
+    }
+
+    let apiUrl: string | undefined;
+    if (config.MANDATE_ROLE !== 'worker') {
+      const apiDeps = { db: database.db, temporal, log };
+      const server = await listen(createApp(apiDeps), config.PORT);
+      stops.push(() => closeServer(server));
+      const address = server.address();
+      apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : config.PORT}`;
+      // Completions the workflow did not confirm in time are delivered again, same update id.
+      const timer = setInterval(() => {
+        reconcileCompletingTasks({ ...apiDeps, client: temporal.client, updateWaitMs: 10_000 }, 30_000).catch((err: unknown) => log.warn({ err }, 'task reconciliation failed'));
+      }, 15_000);
+      timer.unref();
+      stops.push(async () => clearInterval(timer));
+    }
+
+    return { apiUrl, temporalAddress, temporalUiUrl: devServer?.uiAddress, exampleKeys, database, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The embedded setup keeps its own codec key in the data dir (0600), made on first start. */
+async function localCodecKeys(dataDir: string, log: Logger): Promise<string> {
+  const file = path.join(dataDir, 'codec-keys');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const spec = newCodecKeySpec();
+  await writeFile(file, spec + '\n', { mode: 0o600 });
+  log.warn({ file }, 'no MANDATE_CODEC_KEYS: generated a payload encryption key in the data dir (set MANDATE_CODEC_KEYS in production)');
+  return spec;
+}
+
+async function loadExampleOnce(database: Database, file: string, dataDir: string, log: Logger): Promise<ExampleKey[]> {
+  const contract = await readContractFile(file);
+  const keysFile = path.join(dataDir, 'example-keys.json');
+  const existing = await listContractsForParty(database.db, contract.parties.find((p) => p.kind === 'provider')?.id ?? '');
+  if (existing.some((c) => c.id === contract.id)) {
+    return existsSync(keysFile) ? (JSON.parse(await readFile(keysFile, 'utf8')) as ExampleKey[]) : [];
+  }
+  await loadContract(database.db, contract);
+  const keys = await issueExampleKeys(database.db, contract);
+  await writeKeysFile(keysFile, keys);
+  log.info({ contract: contract.id, keysFile }, 'example contract loaded; one API key per user written to the keys file');
+  return keys;
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.on('error', reject);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

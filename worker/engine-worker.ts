@@ -1,0 +1,61 @@
+// The engine worker: runs every process workflow and the engine activities on the
+// `mandate-engine` task queue. More workers on the same queue scale out.
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Schema } from '../db/schema';
+import type { PayloadCodec } from '@temporalio/common';
+import type { EngineConfig } from '../config/engine-config';
+import { createEngineActivities } from '../activities/engine';
+
+export interface EngineWorkerOptions {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  db: Kysely<Schema>;
+  engineConfig: EngineConfig;
+  codec: PayloadCodec;
+  log: Logger;
+  /** A prebuilt bundle (tests build one per run); otherwise workflows/index.ts is bundled. */
+  workflowBundlePath?: string;
+  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>>;
+}
+
+export interface EngineWorker {
+  worker: Worker;
+  /** Resolves when the worker stopped; rejects if it crashed. */
+  running: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startEngineWorker(opts: EngineWorkerOptions): Promise<EngineWorker> {
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const activities = createEngineActivities({
+    db: opts.db,
+    actions: opts.engineConfig.actions,
+    actionsDir: opts.engineConfig.configDir,
+    log: opts.log.child({ component: 'engine-actions' }),
+  });
+  const workflowSource = opts.workflowBundlePath
+    ? { workflowBundle: { codePath: opts.workflowBundlePath } }
+    : { workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) };
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities,
+    dataConverter: { payloadCodecs: [opts.codec] },
+    ...workflowSource,
+    ...opts.tuning,
+  });
+  const running = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    running,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,176 @@
+// Sends the outbox as signed webhooks: retries with backoff, parks what keeps failing.
+import { createHmac } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { claimDueOutbox, markNoEndpoint, markOutboxFailed, markOutboxSent, parkOutbox } from '../db/outbox';
+import type { OutboxRow, Schema } from '../db/schema';
+
+export interface WebhookEndpoint {
+  url: string;
+  secret: string;
+}
+
+export interface DispatcherLog {
+  debug?(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface OutboxDispatcherOptions {
+  db: Kysely<Schema>;
+  endpointFor: (partyId: string) => WebhookEndpoint | undefined | Promise<WebhookEndpoint | undefined>;
+  log: DispatcherLog;
+  fetchImpl?: typeof fetch;
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  pollMs?: number;
+  /** Rows taken per round; all of them are sent concurrently. */
+  batchSize?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface DispatchResult {
+  sent: number;
+  failed: number;
+  parked: number;
+  noEndpoint: number;
+}
+
+export interface OutboxDispatcher {
+  dispatchOnce(now?: Date): Promise<DispatchResult>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`: what a receiver checks. */
+export function signWebhook(secret: string, body: string, unixSeconds: number): string {
+  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${body}`, 'utf8').digest('hex');
+  return `t=${unixSeconds},v1=${v1}`;
+}
+
+/** The delay before the next try after `attempts` failed ones (0 for the first failure). */
+export function backoffDelayMs(attempts: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.min(baseDelayMs * 2 ** attempts, maxDelayMs);
+}
+
+export function createOutboxDispatcher(options: OutboxDispatcherOptions): OutboxDispatcher {
+  const {
+    db,
+    endpointFor,
+    log,
+    fetchImpl = fetch,
+    maxAttempts = 8,
+    baseDelayMs = 1000,
+    maxDelayMs = 300_000,
+    pollMs = 1000,
+    batchSize = 20,
+    requestTimeoutMs = 10_000,
+  } = options;
+  // Longer than one round (all sends run at once, each bounded by the timeout).
+  const leaseMs = Math.max(60_000, requestTimeoutMs * 3);
+
+  async function deliver(row: OutboxRow, now: Date): Promise<keyof DispatchResult> {
+    const endpoint = await endpointFor(row.party_id);
+    if (!endpoint) {
+      await markNoEndpoint(db, row.id);
+      log.debug?.({ outboxId: row.id, partyId: row.party_id, event: row.event }, 'no webhook endpoint for party');
+      return 'noEndpoint';
+    }
+    const body = JSON.stringify({
+      id: row.effect_key,
+      event: row.event,
+      partyId: row.party_id,
+      payload: row.payload,
+      createdAt: row.created_at.toISOString(),
+    });
+    const error = await post(endpoint, row, body);
+    if (error === undefined) {
+      await markOutboxSent(db, row.id, new Date());
+      log.info({ outboxId: row.id, partyId: row.party_id, event: row.event, attempts: row.attempts + 1 }, 'webhook sent');
+      return 'sent';
+    }
+    const attempts = row.attempts + 1;
+    if (attempts >= maxAttempts) {
+      await parkOutbox(db, row.id, { error });
+      log.warn({ outboxId: row.id, partyId: row.party_id, event: row.event, attempts, error }, 'webhook parked');
+      return 'parked';
+    }
+    const nextAttemptAt = new Date(now.getTime() + backoffDelayMs(row.attempts, baseDelayMs, maxDelayMs));
+    await markOutboxFailed(db, row.id, { error, nextAttemptAt });
+    log.warn({ outboxId: row.id, partyId: row.party_id, event: row.event, attempts, error, nextAttemptAt }, 'webhook failed');
+    return 'failed';
+  }
+
+  /** Undefined when delivered, else why not (no secret, no payload, no response body). */
+  async function post(endpoint: WebhookEndpoint, row: OutboxRow, body: string): Promise<string | undefined> {
+    try {
+      const response = await fetchImpl(endpoint.url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'Mandate-Event': row.event,
+          'Mandate-Delivery': row.effect_key,
+          // Wall-clock time, whatever `now` says: the receiver checks it against its own clock.
+          'Mandate-Signature': signWebhook(endpoint.secret, body, Math.floor(Date.now() / 1000)),
+        },
+        body,
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
+      await response.body?.cancel().catch(() => undefined);
+      return response.ok ? undefined : `HTTP ${response.status}`;
+    } catch (error) {
+      return error instanceof Error ? `${error.name}: ${error.message}` : 'request failed';
+    }
+  }
+
+  async function dispatchOnce(now: Date = new Date()): Promise<DispatchResult> {
+    const result: DispatchResult = { sent: 0, failed: 0, parked: 0, noEndpoint: 0 };
+    const rows = await claimDueOutbox(db, { now, limit: batchSize, leaseMs });
+    const outcomes = await Promise.all(rows.map((row) => deliver(row, now)));
+    for (const outcome of outcomes) result[outcome] += 1;
+    return result;
+  }
+
+  let running: Promise<void> | undefined;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      let busy = false;
+      try {
+        const result = await dispatchOnce();
+        busy = result.sent + result.failed + result.parked + result.noEndpoint >= batchSize;
+      } catch (error) {
+        log.error({ err: error instanceof Error ? { name: error.name, message: error.message } : String(error) }, 'outbox round failed');
+      }
+      // A full batch means more is due: go again at once.
+      if (!busy && !stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    }
+  }
+
+  return {
+    dispatchOnce,
+    start() {
+      if (running) return;
+      stopping = false;
+      running = loop();
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await running;
+      running = undefined;
+    },
+  };
+}

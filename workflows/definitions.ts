@@ -1,0 +1,59 @@
+// Every signal, query and update of Mandate's processes, declared once and imported by
+// both the workflows and the API, so names and payload types cannot drift apart.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+/** What every process starts with (DESIGN.md "Contract → process"). */
+export interface ProcessStart<I = unknown> {
+  contractId: string;
+  version: number;
+  processType: string;
+  businessKey: string;
+  requestedBy: { userId: string; partyId: string };
+  input: I;
+}
+
+/** Sent by the API on behalf of a user, after it claimed the task row. */
+export interface TaskCompletion {
+  taskId: string;
+  userId: string;
+  partyId: string;
+  roles: string[];
+  /** approve tasks: the decision; execute and consult tasks: omitted. */
+  decision?: 'approve' | 'reject';
+  comment?: string;
+  payload?: Record<string, unknown>;
+}
+
+export interface TaskCompleted {
+  taskId: string;
+  status: 'done';
+  completedBy: string;
+  at: string;
+}
+
+export type StepOutcome = 'done' | 'rejected' | 'expired' | 'failed' | 'skipped';
+
+export interface StepState {
+  stepKey: string;
+  clause: string;
+  responsibleParty: string;
+  phase: 'consulting' | 'approving' | 'executing' | 'informing' | 'finished';
+  outcome?: StepOutcome;
+  startedAt: string;
+  dueAt?: string;
+  hardDeadlineAt?: string;
+  openTaskIds: string[];
+}
+
+export interface ProcessState {
+  processId: string;
+  processType: string;
+  contractId: string;
+  contractVersion: number;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  currentStep?: StepState;
+  steps: { stepKey: string; outcome: StepOutcome; at: string }[];
+}
+
+export const completeTaskUpdate = defineUpdate<TaskCompleted, [TaskCompletion]>('completeTask');
+export const processStateQuery = defineQuery<ProcessState>('processState');

@@ -1,0 +1,5 @@
+// Process key (catalogue, API) → workflow type (Temporal). Plain data: the API starts
+// workflows by type name without importing workflow code.
+export const WORKFLOW_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  'employee-onboarding': 'employeeOnboarding',
+});

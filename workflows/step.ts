@@ -1,0 +1,218 @@
+// The step primitive (DESIGN.md "The step primitive"): resolve who does what from the
+// contract, consult C, get A's approval, have R execute, inform I, journal each transition.
+import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
+import { resolveStep, type ResolvedStep } from '../domain/raci';
+import { deadlineMs } from '../domain/deadline';
+import type { EngineActivities, OutboxInput } from '../activities/engine';
+import type { StepOutcome } from './definitions';
+import { nowIso, nowMs, type PendingTask, type ProcessRun } from './process';
+
+const engine = wf.proxyActivities<EngineActivities>({
+  startToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
+});
+
+export interface StepSpec {
+  /** The asset the step acts on: selects scoped rows of the matrix. */
+  asset?: string;
+  /** Shown in the inbox of whoever gets a task for this step. */
+  title: string;
+  /** Non-personal details shown with the task. */
+  details?: Record<string, unknown>;
+  /** Parameters of the engine or agent action, validated by the action's own schema. */
+  params?: Record<string, unknown>;
+  /** What a person completing the execute task must submit. */
+  completion?: z.ZodType;
+  /** The requester already did this step by starting the process (when R is their party). */
+  doneByRequester?: boolean;
+}
+
+export interface StepResult {
+  outcome: StepOutcome;
+  output?: unknown;
+  completedBy?: string;
+  reason?: string;
+  consulted: { partyId: string; answer?: unknown }[];
+}
+
+export async function runStep(run: ProcessRun, stepKey: string, spec: StepSpec): Promise<StepResult> {
+  const resolved = resolveStep(run.slice, stepKey, spec.asset ? { asset: spec.asset } : {});
+  if (!resolved.ok) throw wf.ApplicationFailure.nonRetryable(`${stepKey}: ${resolved.message}`, 'StepNotCovered');
+  const step = resolved.step;
+  const startedAt = nowMs();
+  const dueAt = step.options.due ? startedAt + deadlineMs(step.options.due) : undefined;
+  const hardAt = step.options.hardDeadline ? startedAt + deadlineMs(step.options.hardDeadline) : undefined;
+  run.state.currentStep = {
+    stepKey,
+    clause: step.clause,
+    responsibleParty: step.responsible.party,
+    phase: 'consulting',
+    startedAt: new Date(startedAt).toISOString(),
+    dueAt: dueAt === undefined ? undefined : new Date(dueAt).toISOString(),
+    hardDeadlineAt: hardAt === undefined ? undefined : new Date(hardAt).toISOString(),
+    openTaskIds: [],
+  };
+  run.journal({
+    stepKey,
+    event: 'step.started',
+    partyId: step.responsible.party,
+    clause: step.clause,
+    data: { responsible: step.responsible, accountable: step.accountable, consulted: step.consulted, informed: step.informed, asset: spec.asset },
+  });
+
+  const consulted = step.consulted.length > 0 ? await consult(run, step, spec) : [];
+
+  if (step.options.approvalRequired) {
+    setPhase(run, 'approving');
+    const approval = await approve(run, step, spec, { dueAt, hardAt });
+    if (approval !== 'approve') return conclude(run, step, { outcome: 'rejected', reason: approval, consulted });
+  }
+
+  setPhase(run, 'executing');
+  const executed = await execute(run, step, spec, { dueAt, hardAt });
+  return conclude(run, step, { ...executed, consulted });
+}
+
+function setPhase(run: ProcessRun, phase: 'consulting' | 'approving' | 'executing' | 'informing'): void {
+  if (run.state.currentStep) {
+    run.state.currentStep.phase = phase;
+    run.state.currentStep.openTaskIds = run.openTaskIds();
+  }
+}
+
+/** C parties get a task each; answers are passed on, silence by the deadline is journaled. */
+async function consult(run: ProcessRun, step: ResolvedStep, spec: StepSpec): Promise<StepResult['consulted']> {
+  const within = deadlineMs(step.options.consultWithin ?? 'P1D');
+  const tasks = step.consulted.map((partyId) =>
+    run.newTask({ kind: 'consult', stepKey: step.activityKey, partyId, title: `Consulted: ${spec.title}`, payload: { details: spec.details ?? {} }, dueAt: inMs(within), hardDeadlineAt: inMs(within) }, step.clause),
+  );
+  await run.record({ openTasks: tasks.map((t) => t.opening) });
+  setPhase(run, 'consulting');
+  await wf.condition(() => tasks.every((t) => t.settled), within);
+  const unanswered = tasks.filter((t) => !t.settled);
+  for (const t of unanswered) {
+    run.forget(t);
+    run.journal({ stepKey: step.activityKey, event: 'consult.unanswered', partyId: t.opening.partyId, clause: step.clause, data: { taskId: t.opening.id } });
+  }
+  if (unanswered.length > 0) {
+    await run.record({ settleTasks: unanswered.map((t) => ({ taskId: t.opening.id, status: 'expired' as const, at: nowIso() })) });
+  }
+  return tasks.map((t) => ({ partyId: t.opening.partyId, answer: t.answer?.payload ?? t.answer?.comment }));
+}
+
+/** A's approval: four-eyes is enforced by the update validator; timing out means rejection. */
+async function approve(run: ProcessRun, step: ResolvedStep, spec: StepSpec, deadlines: Deadlines): Promise<'approve' | string> {
+  const task = run.newTask(
+    { kind: 'approve', stepKey: step.activityKey, partyId: step.accountable, title: `Approve: ${spec.title}`, payload: { details: spec.details ?? {}, responsible: step.responsible }, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
+    step.clause,
+  );
+  const answered = await waitForTask(run, step, task, deadlines);
+  if (!answered) return 'approval timed out: treated as a rejection';
+  return task.answer?.decision === 'approve' ? 'approve' : `rejected by ${task.answer?.userId ?? 'unknown'}`;
+}
+
+async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, deadlines: Deadlines): Promise<Omit<StepResult, 'consulted'>> {
+  const r = step.responsible;
+  switch (r.by) {
+    case 'engine': {
+      const idempotencyKey = `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`;
+      try {
+        const output = await engine.runEngineAction({ action: r.action ?? '', params: spec.params ?? {}, idempotencyKey });
+        run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { output } });
+        return { outcome: 'done', output };
+      } catch (err) {
+        const reason = failureReason(err);
+        run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { reason } });
+        return { outcome: 'failed', reason };
+      }
+    }
+    case 'person': {
+      if (spec.doneByRequester && run.start.requestedBy.partyId === r.party) {
+        run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `user:${run.start.requestedBy.userId}`, clause: step.clause, data: { by: 'requester' } });
+        return { outcome: 'done', completedBy: run.start.requestedBy.userId };
+      }
+      const task = run.newTask(
+        { kind: 'execute', stepKey: step.activityKey, partyId: r.party, team: r.team, title: spec.title, payload: { details: spec.details ?? {} }, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
+        step.clause,
+        spec.completion,
+      );
+      const answered = await waitForTask(run, step, task, deadlines);
+      if (!answered) return { outcome: 'expired', reason: 'hard deadline passed without completion' };
+      return { outcome: 'done', output: task.answer?.payload, completedBy: task.answer?.userId };
+    }
+    case 'agent':
+      // Party agents come with their own issue; until then a contract routing here is refused.
+      throw wf.ApplicationFailure.nonRetryable(`${step.activityKey}: agent actions are not available in this version`, 'AgentStepsUnavailable');
+  }
+}
+
+interface Deadlines {
+  dueAt?: number;
+  hardAt?: number;
+}
+
+/**
+ * Opens the task and waits for its completion. At the due time A is notified (the step is
+ * late); at the hard deadline the task expires and the caller gives it its business meaning.
+ */
+async function waitForTask(run: ProcessRun, step: ResolvedStep, task: PendingTask, { dueAt, hardAt }: Deadlines): Promise<boolean> {
+  await run.record({ openTasks: [task.opening] });
+  setPhase(run, run.state.currentStep?.phase === 'approving' ? 'approving' : 'executing');
+  const settled = () => task.settled;
+  if (dueAt !== undefined && (hardAt === undefined || dueAt < hardAt)) {
+    if (await wf.condition(settled, untilMs(dueAt))) return true;
+    run.journal({ stepKey: step.activityKey, event: 'step.overdue', partyId: step.accountable, clause: step.clause, data: { taskId: task.opening.id, responsible: task.opening.partyId, dueAt: iso(dueAt) } });
+    await run.record({ outbox: [notice(run, step, step.accountable, 'step.overdue', { taskId: task.opening.id, dueAt: iso(dueAt) })] });
+  }
+  if (hardAt !== undefined) {
+    if (await wf.condition(settled, untilMs(hardAt))) return true;
+    // The task may be mid-completion: its update handler settles it; we stop waiting.
+    run.forget(task);
+    run.journal({ stepKey: step.activityKey, event: 'task.expired', partyId: task.opening.partyId, clause: step.clause, data: { taskId: task.opening.id, kind: task.opening.kind } });
+    await run.record({ settleTasks: [{ taskId: task.opening.id, status: 'expired', at: nowIso() }] });
+    return false;
+  }
+  await wf.condition(settled);
+  return true;
+}
+
+async function conclude(run: ProcessRun, step: ResolvedStep, result: StepResult): Promise<StepResult> {
+  setPhase(run, 'informing');
+  const at = nowIso();
+  run.journal({ stepKey: step.activityKey, event: 'step.completed', partyId: step.responsible.party, clause: step.clause, data: { outcome: result.outcome, reason: result.reason } });
+  await run.record({
+    outbox: step.informed.map((partyId) => notice(run, step, partyId, 'step.completed', { outcome: result.outcome })),
+    process: { currentStep: null },
+  });
+  run.state.steps.push({ stepKey: step.activityKey, outcome: result.outcome, at });
+  run.state.currentStep = undefined;
+  return result;
+}
+
+function notice(run: ProcessRun, step: ResolvedStep, partyId: string, event: string, extra: Record<string, unknown>): OutboxInput {
+  return {
+    // One notice per party, step occurrence and event: a replayed record writes nothing twice.
+    effectKey: `${run.processId}:${step.activityKey}:${run.state.steps.length}:${event}:${partyId}`,
+    partyId,
+    event,
+    payload: { processId: run.processId, processType: run.start.processType, contractId: run.start.contractId, stepKey: step.activityKey, clause: step.clause, at: nowIso(), ...extra },
+  };
+}
+
+function failureReason(err: unknown): string {
+  if (err instanceof wf.ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function inMs(ms: number): string {
+  return new Date(nowMs() + ms).toISOString();
+}
+
+function untilMs(at: number): number {
+  return Math.max(1, at - nowMs());
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
