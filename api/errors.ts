@@ -1,7 +1,7 @@
 // One error path: routes throw these, one middleware turns them into problem+json (RFC 9457).
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export interface FieldError {
   path: string;

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { jsonb } from './json';
+import { inTransaction } from './transaction';
 import type { JournalRow, Schema } from './schema';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -93,7 +94,7 @@ export class JournalGapError extends Error {
 export async function appendJournal(db: Kysely<Schema>, processId: string, entries: JournalEntry[]): Promise<{ appended: number }> {
   if (entries.length === 0) return { appended: 0 };
   const sorted = [...entries].sort((a, b) => a.seq - b.seq);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     let appended = 0;
     let previous: { seq: number; hash: string } | undefined;
     for (const entry of sorted) {

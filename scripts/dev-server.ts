@@ -163,7 +163,8 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close' comes after the output pipes drained, so the tail below is complete.
+    child.once('close', (code, signal) => {
       exited = { code, signal };
       resolve();
     });

@@ -27,7 +27,7 @@ const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 const log = (line: string) => process.stderr.write(`[temporal] ${line}\n`);
 
 function workflowsPath(): string {
-  return resolve(process.env.MANDATE_WORKFLOWS_PATH || join(repoRoot, 'workflows', 'index.ts'));
+  return resolve(process.env.MANDATE_WORKFLOWS_PATH || join(repoRoot, 'test', 'support', 'test-workflows.ts'));
 }
 
 interface BundleOutcome {

@@ -35,7 +35,7 @@ export function taskQueueFor(fileOrName: string): string {
 
 let runtimeInstalled = false;
 /** Quiet SDK logs in tests (MANDATE_TEST_LOG_LEVEL=INFO to see them); first caller wins. */
-function installQuietRuntime(): void {
+export function installQuietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.MANDATE_TEST_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;

@@ -1,0 +1,95 @@
+// Shared set-up for tests that run processes on the real Temporal server: a fresh
+// database, an engine configuration whose actions write to a temp directory, a contract.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import { pino } from 'pino';
+import { parseEngineConfig, type EngineConfig } from '../../config/engine-config';
+import type { Schema } from '../../db/schema';
+import { registerProcess } from '../../db/processes';
+import type { Contract } from '../../domain/contract';
+import { loadContract } from '../../scripts/load-example';
+import type { ProcessStart } from '../../workflows/definitions';
+import type { ProbeStep } from './test-workflows';
+
+export const silentLog = pino({ level: process.env.MANDATE_TEST_LOG_LEVEL?.toLowerCase() === 'debug' ? 'debug' : 'silent' });
+
+const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
+
+/** The example actions, writing their directory file into a fresh temp dir. */
+export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; directoryFile: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
+  const directoryFile = path.join(dir, 'directory.json');
+  const file = path.join(dir, 'engine.yaml');
+  const script = path.join(examplesDir, 'actions', 'directory.mjs');
+  const text = `
+actions:
+  create-directory-account:
+    program: node
+    args: [${JSON.stringify(script)}, create-account, { param: username, flag: --username }, { param: displayName, flag: --display-name }, { param: department, flag: --department }, { param: email, flag: --email }]
+    params:
+      username: { type: string, pattern: '^[a-z][a-z0-9.-]{1,63}$' }
+      displayName: { type: string, maxLength: 256 }
+      department: { type: string, maxLength: 128 }
+      email: { type: string, pattern: '^[^\\s@]{1,64}@[^\\s@]{1,255}$', required: false }
+    env: { MANDATE_DIRECTORY_FILE: ${JSON.stringify(directoryFile)} }
+    timeout: PT30S
+  grant-group:
+    program: node
+    args: [${JSON.stringify(script)}, grant-group, { param: username, flag: --username }, { param: groups, flag: --group }]
+    params:
+      username: { type: string, pattern: '^[a-z][a-z0-9.-]{1,63}$' }
+      groups: { type: 'string[]', pattern: '^[a-z][a-z0-9-]{1,63}$' }
+    env: { MANDATE_DIRECTORY_FILE: ${JSON.stringify(directoryFile)} }
+    timeout: PT30S
+`;
+  await writeFile(file, text);
+  return { config: parseEngineConfig(text, file), dir, directoryFile };
+}
+
+export async function seedContract(db: Kysely<Schema>, contract: Contract): Promise<void> {
+  await loadContract(db, contract);
+}
+
+let counter = 0;
+/** Registers and starts a step probe the way the API starts a process. */
+export async function startProbe(
+  client: Client,
+  db: Kysely<Schema>,
+  opts: { taskQueue: string; contractId: string; steps: ProbeStep[]; requestedBy: { userId: string; partyId: string }; businessKey?: string },
+) {
+  const businessKey = opts.businessKey ?? `probe-${Date.now().toString(36)}-${++counter}`;
+  const id = `mandate:${opts.contractId}:step-probe:${businessKey}`;
+  await registerProcess(db, {
+    id,
+    contractId: opts.contractId,
+    contractVersion: 1,
+    processType: 'step-probe',
+    businessKey,
+    requestedBy: opts.requestedBy.userId,
+    requestedByParty: opts.requestedBy.partyId,
+  });
+  const start: ProcessStart<{ steps: ProbeStep[] }> = {
+    contractId: opts.contractId,
+    version: 1,
+    processType: 'step-probe',
+    businessKey,
+    requestedBy: opts.requestedBy,
+    input: { steps: opts.steps },
+  };
+  return client.workflow.start('stepProbe', { workflowId: id, taskQueue: opts.taskQueue, args: [start] });
+}
+
+/** Polls until `probe` returns a value; fails with `what` after the timeout. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
