@@ -14,7 +14,18 @@ export const ActivityKey = z
 export type ActivityKey = z.infer<typeof ActivityKey>;
 
 /** A calendar date, `YYYY-MM-DD`; such strings compare in date order. */
-export const IsoDate = z.iso.date({ error: 'expected a date YYYY-MM-DD' });
+// Not z.iso.date(): inside Temporal's workflow bundle it rejected valid dates (seen with
+// zod 4.6 and the SDK's webpack build), and a schema must judge alike on both sides.
+export const IsoDate = z.string().refine(isIsoDate, 'expected a date YYYY-MM-DD');
+
+function isIsoDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return days !== undefined && day >= 1 && day <= days;
+}
 export type IsoDate = z.infer<typeof IsoDate>;
 
 /** A time of day, `HH:MM`, 00:00 to 23:59. */

@@ -135,10 +135,6 @@ export async function runProcess<I, O>(
   definition: ProcessDefinition,
   body: (run: ProcessRun, input: I) => Promise<O>,
 ): Promise<O> {
-  const input = definition.input.safeParse(start.input);
-  if (!input.success) {
-    throw wf.ApplicationFailure.nonRetryable(`invalid input: ${input.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`, 'InvalidInput');
-  }
   const slice = await local.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
   const run = new ProcessRun(start, slice);
   wf.setHandler(processStateQuery, () => run.state);
@@ -151,6 +147,11 @@ export async function runProcess<I, O>(
     data: { processType: start.processType, businessKey: start.businessKey, contractVersion: start.version },
   });
   try {
+    // The API validated the input already; this guards starts that bypass it (CLI, schedules).
+    const input = definition.input.safeParse(start.input);
+    if (!input.success) {
+      throw wf.ApplicationFailure.nonRetryable(`invalid input: ${input.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`, 'InvalidInput');
+    }
     const result = await body(run, input.data as I);
     await finish(run, 'completed');
     return result;

@@ -20,7 +20,7 @@ export const silentLog = pino({ level: process.env.MANDATE_TEST_LOG_LEVEL?.toLow
 const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
 
 /** The example actions, writing their directory file into a fresh temp dir. */
-export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; directoryFile: string }> {
+export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
   const directoryFile = path.join(dir, 'directory.json');
   const file = path.join(dir, 'engine.yaml');
@@ -47,7 +47,7 @@ actions:
     timeout: PT30S
 `;
   await writeFile(file, text);
-  return { config: parseEngineConfig(text, file), dir, directoryFile };
+  return { config: parseEngineConfig(text, file), dir, file, directoryFile };
 }
 
 export async function seedContract(db: Kysely<Schema>, contract: Contract): Promise<void> {

@@ -1,0 +1,183 @@
+// Records the replay histories of test/replay/histories/ (`npm run record-histories`):
+// runs representative processes to completion on a dev server of its own, with the real
+// engine activities and a fresh database, and writes each history as JSON.
+//
+//   npm run record-histories                     record the scenarios that have no file yet
+//   npm run record-histories -- <name>… --overwrite   re-record named ones (see README.md: only
+//                                                together with a patched() or a new workflow type)
+// Payloads are plain JSON (no codec in tests): only made-up people go in here.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { createEngineActivities } from '../../activities/engine';
+import type { Principal } from '../../db/api-keys';
+import { registerProcess } from '../../db/processes';
+import type { Schema, TaskRow } from '../../db/schema';
+import { listTasksForParty } from '../../db/tasks';
+import { completeTask, type CompletionRequest } from '../../api/services/tasks';
+import type { Contract } from '../../domain/contract';
+import { startDevServer } from '../../scripts/dev-server';
+import { loadContract, readContractFile } from '../../scripts/load-example';
+import { findOrBuildTemporalCli } from '../../scripts/temporal-cli';
+import type { ProcessStart } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { createTestDatabase } from '../support/db';
+import { silentLog, startProbe, testEngineConfig, waitFor } from '../support/harness';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
+export const historiesDir = path.join(here, 'histories');
+const taskQueue = 'replay-recording';
+const log = (line: string) => process.stderr.write(`[record] ${line}\n`);
+
+interface Recording {
+  db: Kysely<Schema>;
+  client: Client;
+  contract: Contract;
+}
+
+type Scenario = (r: Recording) => Promise<WorkflowHandle>;
+
+// examples/contract.yaml: martin is the client, nuvola the provider, dc-lyon its
+// subcontractor, pc-logistique the client's hardware vendor.
+const hrLea = { userId: 'u-hr-lea', partyId: 'martin' };
+const user = (partyId: string, userId: string, roles: string[], partyKind: Principal['partyKind']): Principal => ({ keyId: `k-${userId}`, partyId, partyKind, userId, roles });
+const dsiPaul = user('martin', 'u-dsi-paul', ['approver'], 'client');
+const dsiAnne = user('martin', 'u-dsi-anne', ['approver'], 'client');
+const marc = user('nuvola', 'u-marc', ['operator'], 'provider');
+const claire = user('nuvola', 'u-claire', ['operator', 'approver'], 'provider');
+const dcOps = user('dc-lyon', 'u-dc-ops', ['operator'], 'third-party');
+const sam = user('pc-logistique', 'u-sam', ['operator'], 'third-party');
+
+/** Waits for the process's open task of that party and completes it as `who`. */
+async function complete(r: Recording, handle: WorkflowHandle, who: Principal, request: CompletionRequest = {}): Promise<TaskRow> {
+  const task = await waitFor(`an open task for ${who.partyId} in ${handle.workflowId}`, async () =>
+    (await listTasksForParty(r.db, { partyId: who.partyId, processId: handle.workflowId, status: ['open'], limit: 5 })).tasks[0]);
+  const done = await completeTask({ db: r.db, client: r.client, log: silentLog, updateWaitMs: 10_000 }, who, task.id, request);
+  if (done.status !== 200) throw new Error(`completing ${task.kind} task ${task.id} answered ${done.status}`);
+  return task;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  // The whole onboarding: requester's own step, engine action, approval, vendor task with a due timer, confirmation.
+  'employee-onboarding': async (r) => {
+    const businessKey = 'EMP-0001';
+    const id = `mandate:${r.contract.id}:employee-onboarding:${businessKey}`;
+    await registerProcess(r.db, { id, contractId: r.contract.id, contractVersion: 1, processType: 'employee-onboarding', businessKey, requestedBy: hrLea.userId, requestedByParty: hrLea.partyId });
+    const start: ProcessStart = {
+      contractId: r.contract.id,
+      version: 1,
+      processType: 'employee-onboarding',
+      businessKey,
+      requestedBy: hrLea,
+      input: {
+        employee: { firstName: 'Jeanne', lastName: 'Exemple', email: 'jeanne.exemple@example.com', department: 'Boulangerie Test', startDate: '2027-02-01', jobTitle: 'Testeuse' },
+        privilegedGroups: ['erp-admins'],
+        laptop: { model: 'Example Book 14', shipTo: '1 rue de l\'Exemple, 69000 Lyon' },
+      },
+    };
+    const handle = await r.client.workflow.start('employeeOnboarding', { workflowId: id, taskQueue, args: [start] });
+    await complete(r, handle, dsiPaul, { decision: 'approve', comment: 'ok' });
+    await complete(r, handle, sam, { payload: { trackingNumber: 'TRK-EXAMPLE-1' } });
+    await complete(r, handle, claire, { comment: 'ready' });
+    return handle;
+  },
+  'step-probe-engine': (r) =>
+    startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'engine', steps: [
+      { key: 'iam.create-accounts', params: { username: 'alex.exemple', displayName: 'Alex Exemple', department: 'Test' } },
+    ] }),
+  'step-probe-approved': async (r) => {
+    const handle = await startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'approved', steps: [
+      { key: 'iam.grant-privileged', params: { username: 'alex.exemple', groups: ['erp-admins'] } },
+    ] });
+    await complete(r, handle, dsiPaul, { decision: 'approve' });
+    return handle;
+  },
+  'step-probe-rejected': async (r) => {
+    const handle = await startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'rejected', steps: [
+      { key: 'iam.grant-privileged', params: { username: 'alex.exemple', groups: ['erp-admins'] } },
+    ] });
+    await complete(r, handle, dsiAnne, { decision: 'reject', comment: 'not needed' });
+    return handle;
+  },
+  // change.patch: C dc-lyon is consulted, A martin approves, R nuvola (a person) executes.
+  'step-probe-consult-approve-person': async (r) => {
+    const handle = await startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'consult', steps: [
+      { key: 'change.patch', asset: 'srv-erp-01', requiredFields: ['ticket'] },
+    ] });
+    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dsiPaul, { decision: 'approve' });
+    await complete(r, handle, marc, { payload: { ticket: 'CHG-EXAMPLE-1' } });
+    return handle;
+  },
+};
+
+function parseArgs(argv: string[]): { names: string[]; overwrite: boolean } {
+  const overwrite = argv.includes('--overwrite');
+  const names = argv.filter((a) => a !== '--overwrite');
+  for (const name of names) if (!(name in SCENARIOS)) throw new Error(`unknown scenario "${name}": expected one of ${Object.keys(SCENARIOS).join(', ')}`);
+  return { names, overwrite };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const wanted = args.names.length > 0 ? args.names : Object.keys(SCENARIOS);
+  const existing = wanted.filter((name) => existsSync(path.join(historiesDir, `${name}.json`)));
+  if (existing.length > 0 && !args.overwrite) {
+    if (args.names.length > 0) throw new Error(`${existing.join(', ')} already recorded: re-record only with a patched() or new workflow type, with --overwrite (see test/replay/README.md)`);
+    log(`kept (already recorded): ${existing.join(', ')}`);
+  }
+  const names = args.overwrite ? wanted : wanted.filter((name) => !existing.includes(name));
+  if (names.length === 0) {
+    log('nothing to record');
+    return;
+  }
+
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const [cliPath, bundle] = await Promise.all([
+    findOrBuildTemporalCli({ log }),
+    bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test', 'support', 'test-workflows.ts'), logger: new DefaultLogger('WARN') }),
+  ]);
+  const server = await startDevServer({ cliPath, uiPort: false, searchAttributes: SEARCH_ATTRIBUTES, log });
+  const database = await createTestDatabase();
+  let connection: Connection | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  try {
+    const contract = await readContractFile(path.join(repoRoot, 'examples', 'contract.yaml'));
+    await loadContract(database.db, contract);
+    const engine = await testEngineConfig();
+    connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: 'default' });
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
+    });
+    const recording: Recording = { db: database.db, client, contract };
+    await mkdir(historiesDir, { recursive: true });
+    await worker.runUntil(async () => {
+      for (const name of names) {
+        const handle = await SCENARIOS[name]!(recording);
+        await handle.result();
+        const history = await handle.fetchHistory();
+        const file = path.join(historiesDir, `${name}.json`);
+        await writeFile(file, JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n');
+        log(`${path.relative(repoRoot, file)}: ${history.events?.length ?? 0} events`);
+      }
+    });
+  } finally {
+    await nativeConnection?.close();
+    await connection?.close();
+    await database.drop();
+    await server.stop();
+  }
+}
+
+await main();
