@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { loadEngineConfig, webhookSecret } from '../config/engine-config';
@@ -41,6 +42,7 @@ export interface Mandate {
 export async function startMandate(opts: MandateOptions): Promise<Mandate> {
   const { config } = opts;
   const log = opts.log ?? pino({ level: config.LOG_LEVEL, redact: ['*.key', '*.secret', '*.authorization', 'key', 'secret'] });
+  installSdkLogger(log);
   const dataDir = path.resolve(config.MANDATE_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
@@ -133,6 +135,21 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** The SDK's own logs (bundling, worker states) go to our logger, at warn unless debugging. */
+function installSdkLogger(log: Logger): void {
+  const level: LogLevel = log.isLevelEnabled('debug') ? 'DEBUG' : 'WARN';
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level, ({ level: l, message, meta }) => {
+        const fn = l === 'ERROR' ? log.error : l === 'WARN' ? log.warn : log.debug;
+        fn.call(log, { component: 'temporal-sdk', ...meta }, message);
+      }),
+    });
+  } catch {
+    // A runtime exists already (tests install their own): keep it.
   }
 }
 

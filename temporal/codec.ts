@@ -3,7 +3,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { ValueError } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+// CommonJS package: named ESM imports fail under plain Node, so take the namespace object.
+const { temporal } = proto;
 
 const ENCODING = 'binary/encrypted';
 const CIPHER = 'aes-256-gcm';

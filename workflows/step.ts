@@ -85,9 +85,9 @@ function setPhase(run: ProcessRun, phase: 'consulting' | 'approving' | 'executin
 async function consult(run: ProcessRun, step: ResolvedStep, spec: StepSpec): Promise<StepResult['consulted']> {
   const within = deadlineMs(step.options.consultWithin ?? 'P1D');
   const tasks = step.consulted.map((partyId) =>
-    run.newTask({ kind: 'consult', stepKey: step.activityKey, partyId, title: `Consulted: ${spec.title}`, payload: { details: spec.details ?? {} }, dueAt: inMs(within), hardDeadlineAt: inMs(within) }, step.clause),
+    run.newTask({ kind: 'consult', stepKey: step.activityKey, partyId, title: `Consulted: ${spec.title}`, payload: spec.details ?? {}, dueAt: inMs(within), hardDeadlineAt: inMs(within) }, step.clause),
   );
-  await run.record({ openTasks: tasks.map((t) => t.opening) });
+  await run.record({ openTasks: tasks.map((t) => t.opening), process: { currentStep: step.activityKey } });
   setPhase(run, 'consulting');
   await wf.condition(() => tasks.every((t) => t.settled), within);
   const unanswered = tasks.filter((t) => !t.settled);
@@ -104,7 +104,7 @@ async function consult(run: ProcessRun, step: ResolvedStep, spec: StepSpec): Pro
 /** A's approval: four-eyes is enforced by the update validator; timing out means rejection. */
 async function approve(run: ProcessRun, step: ResolvedStep, spec: StepSpec, deadlines: Deadlines): Promise<'approve' | string> {
   const task = run.newTask(
-    { kind: 'approve', stepKey: step.activityKey, partyId: step.accountable, title: `Approve: ${spec.title}`, payload: { details: spec.details ?? {}, responsible: step.responsible }, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
+    { kind: 'approve', stepKey: step.activityKey, partyId: step.accountable, title: `Approve: ${spec.title}`, payload: { ...spec.details, responsible: step.responsible }, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
     step.clause,
   );
   const answered = await waitForTask(run, step, task, deadlines);
@@ -133,7 +133,7 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
         return { outcome: 'done', completedBy: run.start.requestedBy.userId };
       }
       const task = run.newTask(
-        { kind: 'execute', stepKey: step.activityKey, partyId: r.party, team: r.team, title: spec.title, payload: { details: spec.details ?? {} }, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
+        { kind: 'execute', stepKey: step.activityKey, partyId: r.party, team: r.team, title: spec.title, payload: spec.details ?? {}, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
         step.clause,
         spec.completion,
       );
@@ -157,7 +157,7 @@ interface Deadlines {
  * late); at the hard deadline the task expires and the caller gives it its business meaning.
  */
 async function waitForTask(run: ProcessRun, step: ResolvedStep, task: PendingTask, { dueAt, hardAt }: Deadlines): Promise<boolean> {
-  await run.record({ openTasks: [task.opening] });
+  await run.record({ openTasks: [task.opening], process: { currentStep: step.activityKey } });
   setPhase(run, run.state.currentStep?.phase === 'approving' ? 'approving' : 'executing');
   const settled = () => task.settled;
   if (dueAt !== undefined && (hardAt === undefined || dueAt < hardAt)) {
