@@ -6,9 +6,21 @@ import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
 import type { TemporalHandle } from '../temporal/client';
 import { authenticate } from './auth';
+import { docsRoutes } from './docs';
 import { problemMiddleware, unknownRoute } from './errors';
+import { ApiSpec } from './spec';
 import { processRoutes } from './routes/processes';
 import { taskRoutes } from './routes/tasks';
+
+export const API_VERSION = '1.0.0';
+
+/** Declares every v1 route on `router` and in the returned spec (also used by the spec test). */
+export function defineV1(deps: ApiDeps, router: express.Router): ApiSpec {
+  const spec = new ApiSpec('/v1');
+  processRoutes(deps, spec, router);
+  taskRoutes(deps, spec, router);
+  return spec;
+}
 
 export interface ApiDeps {
   db: Kysely<Schema>;
@@ -41,8 +53,12 @@ export function createApp(deps: ApiDeps): express.Express {
 
   const v1 = express.Router();
   v1.use(authenticate(deps.db));
-  v1.use(processRoutes(deps));
-  v1.use(taskRoutes(deps));
+  const spec = defineV1(deps, v1);
+  const document = spec.document({ version: API_VERSION });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.use(docsRoutes());
   app.use('/v1', v1);
 
   app.use(unknownRoute);

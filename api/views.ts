@@ -41,8 +41,8 @@ export function taskView(t: TaskRow) {
  * The provider and the client see a process's whole journal; any other party sees only
  * the steps it had a role in (DESIGN.md "Trust boundaries").
  */
-export function journalView(entries: JournalRow[], partyId: string, process: ProcessRow & { provider_id?: string; client_id?: string }) {
-  const seesAll = partyId === process.requested_by_party || partyId === process.provider_id || partyId === process.client_id;
+export function journalView(entries: JournalRow[], partyId: string, contract: { provider_id: string; client_id: string }) {
+  const seesAll = partyId === contract.provider_id || partyId === contract.client_id;
   const steps = new Set(entries.filter((e) => e.party_id === partyId || mentions(e.data, partyId)).map((e) => e.step_key));
   return entries
     .filter((e) => seesAll || (e.step_key !== null && steps.has(e.step_key)))

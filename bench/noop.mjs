@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // The bench's no-op program: does nothing, prints an empty JSON object, exits 0.
-process.stdout.write('{}\n');
+import { stdout } from 'node:process';
+
+stdout.write('{}\n');

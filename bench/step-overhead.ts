@@ -13,7 +13,7 @@
 //          a realistic floor for an engine action: routing next to the cheapest real work.
 // Printed, not asserted: a laptop's figures vary; the ratio against 0.8 is what matters.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,28 @@ async function measured<T>(into: CallStat[], entries: number, fn: () => Promise<
   } finally {
     if (stats.collecting) into.push({ ms: performance.now() - t0, queries: p.queries, entries });
   }
+}
+
+// --- CPU per component (2 cores: throughput here is CPU): this process, the dev server, PostgreSQL.
+interface Cpu { worker: number; temporal: number; postgres: number }
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+async function procCpuMs(pid: string): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+async function cpuSnapshot(temporalPid: number): Promise<Cpu> {
+  let postgres = 0;
+  for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (comm.trim() === 'postgres') postgres += await procCpuMs(pid);
+  }
+  const own = process.cpuUsage();
+  return { worker: (own.user + own.system) / 1000, temporal: await procCpuMs(String(temporalPid)), postgres };
 }
 
 function contractFor(steps: number) {
@@ -176,6 +198,7 @@ async function main(): Promise<void> {
 
     const times: Record<Mode, number[]> = { 'bare-noop': [], 'routed-noop': [], 'routed-noop-nojournal': [], 'bare-spawn': [], 'routed-spawn': [] };
     const sampleIds: Partial<Record<Mode, string>> = {};
+    const cpu = Object.fromEntries(Object.keys(times).map((m) => [m, { worker: 0, temporal: 0, postgres: 0 }])) as Record<Mode, Cpu>;
     // Each group's modes take turns going first, so none always meets a warmer or busier server.
     // routed-noop-nojournal is a diagnostic: the same workflow with the journal write answered at once.
     const groups: { modes: Mode[]; rounds: number }[] = [
@@ -184,14 +207,18 @@ async function main(): Promise<void> {
     ];
     const benchStarted = performance.now();
     await worker.runUntil(async () => {
-      log(`warm-up (4 workflows per mode), then rounds of ${W} workflows × ${N} steps: ${ROUNDS} per mode for A, ${SPAWN_ROUNDS} for B`);
-      for (const mode of Object.keys(times) as Mode[]) await round(mode, 4);
+      log(`warm-up, then rounds of ${W} workflows × ${N} steps: ${ROUNDS} per mode for A, ${SPAWN_ROUNDS} for B`);
+      // Warm-up: JIT, workflow cache, pg pool; a full-size round for the A modes, whose rounds are short.
+      for (const mode of Object.keys(times) as Mode[]) await round(mode, mode.endsWith('spawn') ? 4 : W);
       for (const { modes, rounds } of groups) {
         for (let r = 0; r < rounds; r++) {
           for (const mode of [...modes.slice(r % modes.length), ...modes.slice(0, r % modes.length)]) {
             stats.collecting = mode === 'routed-noop';
+            const before = await cpuSnapshot(server.pid);
             const { ms, ids } = await round(mode, W);
+            const after = await cpuSnapshot(server.pid);
             stats.collecting = false;
+            for (const k of ['worker', 'temporal', 'postgres'] as const) cpu[mode][k] += after[k] - before[k];
             times[mode].push(ms);
             sampleIds[mode] ??= ids[0];
           }
@@ -232,6 +259,11 @@ async function main(): Promise<void> {
       'Where the routed time goes (A)',
       line('routed, journal write answered at once', 'routed-noop-nojournal'),
       `  ratio (no journal)/bare = ${fixed(ratio('bare-noop', 'routed-noop-nojournal'), 2)}: what the workflow side alone costs`,
+      '  CPU per step, ms (this process = worker + client; spawned programs not counted):',
+      ...(['bare-noop', 'routed-noop', 'routed-noop-nojournal'] as const).map((m) => {
+        const per = (k: keyof Cpu) => fixed(cpu[m][k] / (times[m].length * W * N), 2);
+        return `    ${m.padEnd(24)} worker ${per('worker')}  temporal ${per('temporal')}  postgres ${per('postgres')}`;
+      }),
       `  history events per workflow: bare ${await events('bare-noop')}, routed ${await events('routed-noop')} (N=${N})`,
       `  recordStep (journal local activity): ${fixed(rec.length / Math.max(1, times['routed-noop'].length * W), 1)} calls per workflow, ` +
         `${fixed(mean(rec.map((c) => c.queries)), 1)} SQL round trips per call (max ${Math.max(0, ...rec.map((c) => c.queries))}), ` +

@@ -1,0 +1,69 @@
+// Response shapes of the API, as zod schemas: documented in the OpenAPI spec.
+import { z } from 'zod';
+import './spec';
+
+const Iso = z.string().openapi({ format: 'date-time', example: '2027-02-01T08:30:00.000Z' });
+
+export const ProcessView = z
+  .object({
+    id: z.string().openapi({ example: 'mandate:ctr-martin-2027:employee-onboarding:emp-0042' }),
+    contractId: z.string(),
+    contractVersion: z.number().int(),
+    type: z.string().openapi({ example: 'employee-onboarding' }),
+    businessKey: z.string(),
+    requestedBy: z.object({ userId: z.string(), partyId: z.string() }),
+    status: z.enum(['running', 'completed', 'failed', 'cancelled']),
+    currentStep: z.string().nullable(),
+    startedAt: Iso,
+    endedAt: Iso.nullable(),
+  })
+  .openapi('Process');
+
+export const JournalEntryView = z
+  .object({
+    seq: z.number().int(),
+    at: Iso,
+    stepKey: z.string().nullable(),
+    event: z.string().openapi({ example: 'step.executed' }),
+    partyId: z.string().nullable(),
+    actor: z.string().nullable().openapi({ example: 'user:u-dsi-paul' }),
+    clause: z.string().nullable().openapi({ example: 'responsibilities/iam.grant-privileged' }),
+    data: z.unknown(),
+    hash: z.string(),
+    prevHash: z.string(),
+  })
+  .openapi('JournalEntry');
+
+export const JournalVerification = z
+  .union([z.object({ ok: z.literal(true), length: z.number().int() }), z.object({ ok: z.literal(false), brokenAt: z.number().int(), reason: z.string() })])
+  .openapi('JournalVerification');
+
+export const ProcessDetail = ProcessView.extend({
+  state: z.unknown().optional().openapi({ description: 'Live state from the running workflow: current step, phase, deadlines, open tasks.' }),
+  journal: z.array(JournalEntryView),
+}).openapi('ProcessDetail');
+
+export const JournalView = z
+  .object({ processId: z.string(), verification: JournalVerification, entries: z.array(JournalEntryView) })
+  .openapi('Journal');
+
+export const TaskView = z
+  .object({
+    id: z.string(),
+    processId: z.string(),
+    stepKey: z.string(),
+    kind: z.enum(['execute', 'approve', 'consult', 'escalation']),
+    partyId: z.string(),
+    team: z.string().nullable(),
+    title: z.string(),
+    details: z.unknown(),
+    status: z.enum(['open', 'completing', 'done', 'cancelled', 'expired']),
+    dueAt: Iso.nullable(),
+    hardDeadlineAt: Iso.nullable(),
+    completedBy: z.string().nullable(),
+    completedAt: Iso.nullable(),
+    createdAt: Iso,
+  })
+  .openapi('Task');
+
+export const TaskPage = z.object({ items: z.array(TaskView), next: z.string().nullable() }).openapi('TaskPage');

@@ -1,0 +1,140 @@
+// Routes are declared once: the same zod schemas validate requests and describe them in
+// the OpenAPI document, so the spec cannot drift from what the API accepts.
+import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import type { Router} from 'express';
+import { type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Principal } from '../db/api-keys';
+import { principalOf } from './auth';
+import { parseOrThrow } from './errors';
+
+extendZodWithOpenApi(z);
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details; validation problems list each failing field.' });
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+type NoInput = z.ZodObject<Record<string, never>>;
+
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  method: Method;
+  /** OpenAPI style, relative to the mount point: `/tasks/{taskId}`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Routes are authenticated unless they say otherwise. */
+  public?: boolean;
+  params?: P;
+  query?: Q;
+  body?: B;
+  headers?: AnyObject;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+}
+
+export interface RouteContext<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  req: Request;
+  res: Response;
+  params: z.infer<P>;
+  query: z.infer<Q>;
+  body: z.infer<B>;
+  /** Only on authenticated routes. */
+  principal: Principal;
+}
+
+const problemResponses = {
+  400: 'Invalid request: each failing field is listed in `errors`',
+  401: 'Missing, unknown or revoked API key',
+  404: 'Not found, or not visible to the caller',
+} as const;
+
+export class ApiSpec {
+  readonly registry = new OpenAPIRegistry();
+  private readonly routes: { method: Method; path: string }[] = [];
+
+  constructor(private readonly prefix: string) {
+    this.registry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'An API key of a user or an agent: `Authorization: Bearer mk_…`' });
+  }
+
+  /** Registers the route in the spec and on the router; the handler gets parsed inputs. */
+  route<P extends AnyObject = NoInput, Q extends AnyObject = NoInput, B extends z.ZodType = z.ZodUndefined>(
+    router: Router,
+    spec: RouteSpec<P, Q, B>,
+    handler: (ctx: RouteContext<P, Q, B>) => Promise<void> | void,
+  ): void {
+    const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
+    for (const [status, r] of Object.entries(spec.responses)) {
+      responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
+    }
+    for (const [status, description] of Object.entries(problemResponses)) {
+      if (status === '401' && spec.public) continue;
+      if (status === '400' && !spec.params && !spec.query && !spec.body) continue;
+      responses[status] ??= { description, content: { 'application/problem+json': { schema: ProblemSchema } } };
+    }
+    for (const [status, r] of Object.entries(spec.responses)) {
+      if (Number(status) >= 400) responses[status] = { description: r.description, content: { 'application/problem+json': { schema: ProblemSchema } } };
+    }
+    this.registry.registerPath({
+      method: spec.method,
+      path: this.prefix + spec.path,
+      summary: spec.summary,
+      description: spec.description,
+      tags: spec.tags,
+      operationId: operationId(spec.method, spec.path),
+      security: spec.public ? [] : [{ apiKey: [] }],
+      request: {
+        ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.query ? { query: spec.query } : {}),
+        ...(spec.headers ? { headers: spec.headers } : {}),
+        ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
+      },
+      responses,
+    });
+    this.routes.push({ method: spec.method, path: this.prefix + spec.path });
+
+    const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+    router[spec.method](expressPath, async (req, res) => {
+      const ctx = {
+        req,
+        res,
+        params: spec.params ? parseOrThrow(spec.params, req.params, 'params') : {},
+        query: spec.query ? parseOrThrow(spec.query, req.query, 'query') : {},
+        body: spec.body ? parseOrThrow(spec.body, req.body ?? {}, 'body') : undefined,
+        principal: spec.public ? (undefined as unknown as Principal) : principalOf(req),
+      } as RouteContext<P, Q, B>;
+      await handler(ctx);
+    });
+  }
+
+  /** Every declared route, for the test that checks the spec against the routes. */
+  declaredRoutes(): readonly { method: Method; path: string }[] {
+    return this.routes;
+  }
+
+  document(info: { version: string; servers?: { url: string }[] }) {
+    return new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: {
+        title: 'Mandate API',
+        version: info.version,
+        description: 'Runs the work of IT-outsourcing contracts: start processes, work your inbox, read the evidence.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: info.servers ?? [{ url: '/' }],
+    });
+  }
+}
+
+function operationId(method: Method, path: string): string {
+  const words = path.split('/').filter(Boolean).map((p) => p.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : '')));
+  return method + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
