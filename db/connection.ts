@@ -39,7 +39,7 @@ const pgTypes = {
 };
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.maxConnections) : await openPglite(options.dataDir);
+  const database = options.url ? openPostgres(options.url, options.maxConnections, options.log) : await openPglite(options.dataDir);
   try {
     await migrateToLatest(database.db, options.log);
   } catch (error) {
@@ -49,8 +49,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return database;
 }
 
-function openPostgres(url: string, max = 10): Database {
+function openPostgres(url: string, max = 10, log?: DbLog): Database {
   const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  // An idle connection dropped by the server (restart, failover) must not crash the process:
+  // the pool replaces it on the next checkout.
+  pool.on('error', (err) => log?.warn({ err: err.message }, 'idle database connection lost'));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }

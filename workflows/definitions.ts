@@ -1,6 +1,6 @@
 // Every signal, query and update of Mandate's processes, declared once and imported by
 // both the workflows and the API, so names and payload types cannot drift apart.
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /** What every process starts with (DESIGN.md "Contract → process"). */
 export interface ProcessStart<I = unknown> {
@@ -57,3 +57,11 @@ export interface ProcessState {
 
 export const completeTaskUpdate = defineUpdate<TaskCompleted, [TaskCompletion]>('completeTask');
 export const processStateQuery = defineQuery<ProcessState>('processState');
+
+/** Sent by the API, just before it cancels the run, after it checked who may cancel: the process journals who and why. */
+export interface CancelRequest {
+  reason: string;
+  userId: string;
+  partyId: string;
+}
+export const cancelProcessSignal = defineSignal<[CancelRequest]>('cancelProcess');

@@ -7,6 +7,7 @@ import type { ContractSlice } from '../domain/raci';
 import { getProcess, type ProcessDefinition } from '../domain/catalogue';
 import type { EngineActivities, JournalInput, OutboxInput, StepRecord, TaskOpening } from '../activities/engine';
 import {
+  cancelProcessSignal,
   completeTaskUpdate,
   processStateQuery,
   type ProcessStart,
@@ -146,6 +147,11 @@ export async function runProcess<I, O>(
     actor: `user:${start.requestedBy.userId}`,
     data: { processType: start.processType, businessKey: start.businessKey, contractVersion: start.version },
   });
+  // The API signals who cancels and why, then asks Temporal to cancel the run.
+  let cancelled: { reason: string; userId: string; partyId: string } | undefined;
+  wf.setHandler(cancelProcessSignal, (request) => {
+    cancelled ??= request;
+  });
   try {
     // The API validated the input already; this guards starts that bypass it (CLI, schedules).
     const input = definition.input.safeParse(start.input);
@@ -157,7 +163,10 @@ export async function runProcess<I, O>(
     return result;
   } catch (err) {
     if (wf.isCancellation(err)) {
-      await wf.CancellationScope.nonCancellable(() => finish(run, 'cancelled'));
+      if (cancelled) {
+        run.journal({ event: 'process.cancel-requested', partyId: cancelled.partyId, actor: `user:${cancelled.userId}`, data: { reason: cancelled.reason } });
+      }
+      await wf.CancellationScope.nonCancellable(() => finish(run, 'cancelled', cancelled?.reason));
     } else if (err instanceof wf.ApplicationFailure) {
       await finish(run, 'failed', err.message);
     }

@@ -122,6 +122,7 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
         run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { output } });
         return { outcome: 'done', output };
       } catch (err) {
+        if (wf.isCancellation(err)) throw err;
         const reason = failureReason(err);
         run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { reason } });
         return { outcome: 'failed', reason };

@@ -12,6 +12,7 @@ import { getProcess } from '../../db/processes';
 import type { Principal } from '../../db/api-keys';
 import type { TaskRow } from '../../db/schema';
 import { completeTask } from '../../api/services/tasks';
+import { cancelProcessSignal } from '../../workflows/definitions';
 import { aContract, aParty, CLIENT, PROVIDER, SUBCONTRACTOR } from '../support/builders';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
@@ -90,6 +91,10 @@ const deps = () => ({ db: database.db, client, log: silentLog, updateWaitMs: 10_
 
 async function openTaskOf(partyId: string, processId: string): Promise<TaskRow> {
   return waitFor(`an open task for ${partyId}`, async () => (await listTasksForParty(database.db, { partyId, processId, status: ['open'], limit: 10 })).tasks[0]);
+}
+
+async function describeStatus(processId: string): Promise<string> {
+  return (await client.workflow.getHandle(processId).describe()).status.name;
 }
 
 async function events(processId: string): Promise<string[]> {
@@ -216,6 +221,19 @@ describe('runStep', () => {
     const journal = await readJournal(database.db, handle.workflowId);
     expect(journal.filter((e) => e.event === 'step.started').map((e) => e.clause)).toEqual(['responsibilities/vm.check/0', 'responsibilities/vm.check/1']);
     await handle.result();
+  });
+
+  it('when the process is cancelled with a reason, then open tasks are cancelled and the journal keeps who and why', async () => {
+    const handle = await startProbe(client, database.db, { taskQueue, contractId: contract.id, requestedBy: requester, steps: [{ key: 'ship.hard' }] });
+    const task = await openTaskOf(CLIENT_VENDOR, handle.workflowId);
+    await handle.signal(cancelProcessSignal, { reason: 'employee withdrew', userId: 'u-hr', partyId: CLIENT });
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    expect((await getTask(database.db, task.id))?.status).toBe('cancelled');
+    expect((await getProcess(database.db, handle.workflowId))?.status).toBe('cancelled');
+    const journal = await readJournal(database.db, handle.workflowId);
+    expect(journal.slice(-2).map((e) => [e.event, e.actor])).toEqual([['process.cancel-requested', 'user:u-hr'], ['process.cancelled', null]]);
+    expect((await describeStatus(handle.workflowId))).toBe('CANCELLED');
   });
 
   it('when fifty people complete one task at once, then one succeeds, the others get 409 and the effect happens once', async () => {
