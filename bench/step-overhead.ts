@@ -2,7 +2,8 @@
 // steps against a bare workflow of N activities, on one dev server and one database.
 //
 //   npm run bench:step-overhead   (env: BENCH_W=20 workflows × BENCH_N=10 steps,
-//                                  BENCH_ROUNDS=3 rounds for A, BENCH_SPAWN_ROUNDS=2 for B)
+//                                  BENCH_ROUNDS=3 rounds for A; B: BENCH_SPAWN_W=10 workflows,
+//                                  BENCH_SPAWN_ROUNDS=2 rounds)
 //
 // The fair pair: both sides do the same work per step, so the ratio is routing alone.
 //   noop   the action body does nothing: engine `runEngineAction` for action `noop` is a
@@ -13,18 +14,20 @@
 //          a realistic floor for an engine action: routing next to the cheapest real work.
 // Printed, not asserted: a laptop's figures vary; the ratio against 0.8 is what matters.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/activity';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { createEngineActivities, type StepRecord } from '../activities/engine';
 import { runAction } from '../activities/action-runner';
 import { parseEngineConfig } from '../config/engine-config';
 import { registerProcess } from '../db/processes';
+import type { Schema } from '../db/schema';
 import { startDevServer } from '../scripts/dev-server';
 import { findOrBuildTemporalCli } from '../scripts/temporal-cli';
 import { loadContract } from '../scripts/load-example';
@@ -41,6 +44,7 @@ const N = Number(process.env.BENCH_N ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 // Spawning dominates part B (a process per step): fewer rounds keep the whole run near a minute.
 const SPAWN_ROUNDS = Number(process.env.BENCH_SPAWN_ROUNDS ?? 2);
+const SPAWN_W = Number(process.env.BENCH_SPAWN_W ?? 10);
 const TARGET = 0.8;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const taskQueue = 'bench-step-overhead';
@@ -82,12 +86,11 @@ async function procCpuMs(pid: string): Promise<number> {
     return 0;
   }
 }
-async function cpuSnapshot(temporalPid: number): Promise<Cpu> {
-  let postgres = 0;
-  for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
-    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === 'postgres') postgres += await procCpuMs(pid);
-  }
+/** Per backend pid: backends of the bench database only (other databases' come and go). */
+async function cpuSnapshot(temporalPid: number, db: Kysely<Schema>): Promise<{ worker: number; temporal: number; postgres: Map<number, number> }> {
+  const backends = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database()`.execute(db);
+  const postgres = new Map<number, number>();
+  for (const { pid } of backends.rows) postgres.set(pid, await procCpuMs(String(pid)));
   const own = process.cpuUsage();
   return { worker: (own.user + own.system) / 1000, temporal: await procCpuMs(String(temporalPid)), postgres };
 }
@@ -207,18 +210,21 @@ async function main(): Promise<void> {
     ];
     const benchStarted = performance.now();
     await worker.runUntil(async () => {
-      log(`warm-up, then rounds of ${W} workflows × ${N} steps: ${ROUNDS} per mode for A, ${SPAWN_ROUNDS} for B`);
+      log(`warm-up, then rounds of ${N}-step workflows: A ${ROUNDS} × ${W} per mode, B ${SPAWN_ROUNDS} × ${SPAWN_W}`);
       // Warm-up: JIT, workflow cache, pg pool; a full-size round for the A modes, whose rounds are short.
-      for (const mode of Object.keys(times) as Mode[]) await round(mode, mode.endsWith('spawn') ? 4 : W);
+      for (const mode of Object.keys(times) as Mode[]) await round(mode, mode.endsWith('spawn') ? 2 : W);
       for (const { modes, rounds } of groups) {
         for (let r = 0; r < rounds; r++) {
           for (const mode of [...modes.slice(r % modes.length), ...modes.slice(0, r % modes.length)]) {
             stats.collecting = mode === 'routed-noop';
-            const before = await cpuSnapshot(server.pid);
-            const { ms, ids } = await round(mode, W);
-            const after = await cpuSnapshot(server.pid);
+            const size = mode.endsWith('spawn') ? SPAWN_W : W;
+            const before = await cpuSnapshot(server.pid, database.db);
+            const { ms, ids } = await round(mode, size);
+            const after = await cpuSnapshot(server.pid, database.db);
             stats.collecting = false;
-            for (const k of ['worker', 'temporal', 'postgres'] as const) cpu[mode][k] += after[k] - before[k];
+            cpu[mode].worker += after.worker - before.worker;
+            cpu[mode].temporal += after.temporal - before.temporal;
+            for (const [pid, ms] of after.postgres) cpu[mode].postgres += ms - (before.postgres.get(pid) ?? 0);
             times[mode].push(ms);
             sampleIds[mode] ??= ids[0];
           }
@@ -228,6 +234,23 @@ async function main(): Promise<void> {
     const benchSeconds = (performance.now() - benchStarted) / 1000;
 
     const events = async (mode: Mode) => (sampleIds[mode] ? (await client.workflow.getHandle(sampleIds[mode]).fetchHistory()).events?.length ?? 0 : 0);
+    // Idle costs, one call at a time: a journal write like conclude()'s, and a contract slice.
+    const idleId = sampleIds['routed-noop']!;
+    const idleRecord: number[] = [];
+    const head = await database.db.selectFrom('journal').select((eb) => eb.fn.max('seq').as('seq')).where('process_id', '=', idleId).executeTakeFirstOrThrow();
+    for (let i = 0; i < 30; i++) {
+      const seq = Number(head.seq) + 1 + i * 3;
+      const entries = [0, 1, 2].map((k) => ({ seq: seq + k, at: new Date().toISOString(), stepKey: 'bench.noop-1', event: `bench.idle-${k}`, partyId: PROVIDER, data: { k } }));
+      const t0 = performance.now();
+      await engine.recordStep({ processId: idleId, entries, outbox: [{ effectKey: `${idleId}:idle:${i}`, partyId: CLIENT, event: 'bench.idle', payload: {} }], process: { currentStep: null } });
+      idleRecord.push(performance.now() - t0);
+    }
+    const idleSlice: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      await engine.loadContractSlice({ contractId: contract.id, version: 1, activityKeys: Array.from({ length: N }, (_, k) => `bench.noop-${k + 1}`) });
+      idleSlice.push(performance.now() - t0);
+    }
     const rtt: number[] = [];
     for (let i = 0; i < 50; i++) {
       const t0 = performance.now();
@@ -235,7 +258,8 @@ async function main(): Promise<void> {
       rtt.push(performance.now() - t0);
     }
 
-    const stepsPerSec = (mode: Mode) => (W * N) / (median(times[mode]) / 1000);
+    const sizeOf = (mode: Mode) => (mode.endsWith('spawn') ? SPAWN_W : W);
+    const stepsPerSec = (mode: Mode) => (sizeOf(mode) * N) / (median(times[mode]) / 1000);
     const line = (label: string, mode: Mode) =>
       `  ${label.padEnd(44)} ${fixed(stepsPerSec(mode)).padStart(8)} steps/s   (median of ${times[mode].map((t) => `${fixed(t / 1000, 2)}s`).join(', ')})`;
     const ratio = (a: Mode, b: Mode) => stepsPerSec(b) / stepsPerSec(a);
@@ -244,7 +268,7 @@ async function main(): Promise<void> {
     const slice = stats.loadContractSlice;
     const out = [
       '',
-      `Step overhead: ${W} concurrent workflows × ${N} steps per round (A: ${ROUNDS} rounds per mode, B: ${SPAWN_ROUNDS}) after a warm-up; one dev server (in memory), one PostgreSQL database, one worker, no payload codec.`,
+      `Step overhead: ${N} steps per workflow, concurrent workflows per round A ${W} (${ROUNDS} rounds per mode), B ${SPAWN_W} (${SPAWN_ROUNDS} rounds), after a warm-up; one dev server (in memory), one PostgreSQL database, one worker, no payload codec.`,
       '',
       'A. DESIGN target: N engine-action steps with a no-op action vs N no-op activities',
       line('bare: N no-op activities', 'bare-noop'),
@@ -269,7 +293,7 @@ async function main(): Promise<void> {
         `${fixed(mean(rec.map((c) => c.queries)), 1)} SQL round trips per call (max ${Math.max(0, ...rec.map((c) => c.queries))}), ` +
         `${fixed(mean(rec.map((c) => c.entries)), 1)} journal entries per call, ${fixed(mean(rec.map((c) => c.ms)), 1)} ms mean, ${fixed(median(rec.map((c) => c.ms)), 1)} ms median under load`,
       `  loadContractSlice: ${fixed(mean(slice.map((c) => c.queries)), 1)} SQL round trips, ${fixed(mean(slice.map((c) => c.ms)), 1)} ms mean`,
-      `  PostgreSQL round trip (SELECT 1, idle): ${fixed(median(rtt), 2)} ms median`,
+      `  idle, one at a time: recordStep (3 entries + outbox + process) ${fixed(median(idleRecord), 2)} ms, loadContractSlice ${fixed(median(idleSlice), 2)} ms, PostgreSQL round trip (SELECT 1) ${fixed(median(rtt), 2)} ms (medians)`,
       '',
       `(measured part: ${fixed(benchSeconds, 1)}s)`,
     ];
