@@ -64,6 +64,18 @@ export interface EngineActivityDeps {
 }
 
 export function createEngineActivities({ db, actions, actionsDir, log }: EngineActivityDeps) {
+  /** Writes one transition batch; every part is idempotent, so a retried write changes nothing. */
+  async function recordStep(record: StepRecord): Promise<void> {
+    if (isEmpty(record)) return;
+    await db.transaction().execute(async (trx) => {
+      if (record.entries.length > 0) await appendJournal(trx, record.processId, record.entries);
+      if (record.openTasks?.length) await openTasks(trx, record.openTasks);
+      for (const s of record.settleTasks ?? []) await settleTask(trx, s.taskId, { status: s.status, completedBy: s.completedBy, at: s.at });
+      if (record.outbox?.length) await enqueueOutbox(trx, record.outbox);
+      if (record.process) await recordProcessState(trx, record.processId, record.process);
+    });
+  }
+
   return {
     /** The part of an immutable contract version a process needs: never pricing. */
     async loadContractSlice(input: { contractId: string; version: number; activityKeys: string[] }): Promise<ContractSlice> {
@@ -74,18 +86,14 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       return sliceContract(parsed.contract, input.activityKeys);
     },
 
-    async recordStep(record: StepRecord): Promise<void> {
-      await db.transaction().execute(async (trx) => {
-        if (record.entries.length > 0) await appendJournal(trx, record.processId, record.entries);
-        if (record.openTasks?.length) await openTasks(trx, record.openTasks);
-        for (const s of record.settleTasks ?? []) await settleTask(trx, s.taskId, { status: s.status, completedBy: s.completedBy, at: s.at });
-        if (record.outbox?.length) await enqueueOutbox(trx, record.outbox);
-        if (record.process) await recordProcessState(trx, record.processId, record.process);
-      });
-    },
+    recordStep,
 
-    /** Runs an action of the engine's own configuration; never a command from the contract. */
-    async runEngineAction(input: { action: string; params: Record<string, unknown>; idempotencyKey: string }): Promise<unknown> {
+    /**
+     * Runs an action of the engine's own configuration; never a command from the contract.
+     * First writes the record earlier steps left, so a step costs no write of its own.
+     */
+    async runEngineAction(input: { action: string; params: Record<string, unknown>; idempotencyKey: string; record?: StepRecord }): Promise<unknown> {
+      if (input.record) await recordStep(input.record);
       const def = actions[input.action];
       if (!def) {
         const failure = unknownActionFailure(input.action);
@@ -100,3 +108,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
 }
 
 export type EngineActivities = ReturnType<typeof createEngineActivities>;
+
+function isEmpty(r: StepRecord): boolean {
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.process;
+}

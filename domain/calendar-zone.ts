@@ -154,7 +154,7 @@ export class ZoneClock {
     const s2 = Math.max(w1 - after, change);
     const e2 = w2 - after;
     if (s1 < e1) out.push(s1, e1);
-    if (s2 < e2 && after > before) out.push(s2, e2);
+    if (s2 < e2) out.push(s2, e2);
   }
 
   /**

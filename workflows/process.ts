@@ -37,6 +37,8 @@ export class ProcessRun {
   readonly state: ProcessState;
   private seq = 0;
   private buffered: JournalInput[] = [];
+  /** Effects a finished step left to be written with the next write (see defer). */
+  private deferred: Omit<StepRecord, 'processId' | 'entries'> = {};
   private readonly pending = new Map<string, PendingTask>();
 
   constructor(readonly start: ProcessStart, readonly slice: ContractSlice) {
@@ -55,11 +57,27 @@ export class ProcessRun {
     this.buffered.push({ ...entry, seq: ++this.seq, at: nowIso() });
   }
 
-  /** Writes buffered entries and the given effects in one local activity (one transaction). */
+  /** Writes buffered entries, deferred effects and the given ones in one local activity (one transaction). */
   async record(effects: Omit<StepRecord, 'processId' | 'entries'> = {}): Promise<void> {
-    const entries = this.buffered;
+    await local.recordStep(this.take(effects));
+  }
+
+  /**
+   * Keeps a finished step's effects for the next write instead of a write of their own:
+   * the next engine action writes them in its own transaction before it acts, a task
+   * opening or the end of the process writes them with its record. Evidence is never
+   * lost: a replay rebuilds the same entries, and every write is idempotent.
+   */
+  defer(effects: Omit<StepRecord, 'processId' | 'entries'>): void {
+    this.deferred = mergeEffects(this.deferred, effects);
+  }
+
+  /** Everything not yet written, as one record; the caller must write it. */
+  take(effects: Omit<StepRecord, 'processId' | 'entries'> = {}): StepRecord {
+    const record: StepRecord = { processId: this.processId, entries: this.buffered, ...mergeEffects(this.deferred, effects) };
     this.buffered = [];
-    await local.recordStep({ processId: this.processId, entries, ...effects });
+    this.deferred = {};
+    return record;
   }
 
   newTask(spec: Omit<TaskOpening, 'id' | 'processId' | 'requestedBy'>, clause: string, completion?: z.ZodType): PendingTask {
@@ -116,6 +134,18 @@ export class ProcessRun {
     task.settled = true;
     return { taskId: c.taskId, status: 'done', completedBy: c.userId, at };
   }
+}
+
+function mergeEffects(a: Omit<StepRecord, 'processId' | 'entries'>, b: Omit<StepRecord, 'processId' | 'entries'>): Omit<StepRecord, 'processId' | 'entries'> {
+  const merged: Omit<StepRecord, 'processId' | 'entries'> = {};
+  const openTasks = [...(a.openTasks ?? []), ...(b.openTasks ?? [])];
+  const settleTasks = [...(a.settleTasks ?? []), ...(b.settleTasks ?? [])];
+  const outbox = [...(a.outbox ?? []), ...(b.outbox ?? [])];
+  if (openTasks.length) merged.openTasks = openTasks;
+  if (settleTasks.length) merged.settleTasks = settleTasks;
+  if (outbox.length) merged.outbox = outbox;
+  if (a.process || b.process) merged.process = { ...a.process, ...b.process };
+  return merged;
 }
 
 // Workflow time: the SDK replays `Date` deterministically inside the sandbox.

@@ -13,6 +13,9 @@ const engine = wf.proxyActivities<EngineActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
 });
 
+/** A finished step's journal goes out with the next write (see ProcessRun.defer). */
+export const PATCH_DEFERRED_STEP_END = 'deferred-step-end';
+
 export interface StepSpec {
   /** The asset the step acts on: selects scoped rows of the matrix. */
   asset?: string;
@@ -118,7 +121,8 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
     case 'engine': {
       const idempotencyKey = `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`;
       try {
-        const output = await engine.runEngineAction({ action: r.action ?? '', params: spec.params ?? {}, idempotencyKey });
+        // The engine activity first writes what earlier steps left (one transaction), then acts.
+        const output = await engine.runEngineAction({ action: r.action ?? '', params: spec.params ?? {}, idempotencyKey, record: run.take() });
         run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { output } });
         return { outcome: 'done', output };
       } catch (err) {
@@ -182,10 +186,13 @@ async function conclude(run: ProcessRun, step: ResolvedStep, result: StepResult)
   setPhase(run, 'informing');
   const at = nowIso();
   run.journal({ stepKey: step.activityKey, event: 'step.completed', partyId: step.responsible.party, clause: step.clause, data: { outcome: result.outcome, reason: result.reason } });
-  await run.record({
+  const effects = {
     outbox: step.informed.map((partyId) => notice(run, step, partyId, 'step.completed', { outcome: result.outcome })),
     process: { currentStep: null },
-  });
+  };
+  // Runs recorded before this change wrote each step's end with a local activity of its own.
+  if (wf.patched(PATCH_DEFERRED_STEP_END)) run.defer(effects);
+  else await run.record(effects);
   run.state.steps.push({ stepKey: step.activityKey, outcome: result.outcome, at });
   run.state.currentStep = undefined;
   return result;

@@ -32,12 +32,12 @@ const requester = { userId: 'u-cab', partyId: CLIENT };
  *   WorkflowTaskScheduled, WorkflowTaskStarted, WorkflowTaskCompleted
  *                                                              the task that takes the result, runs conclude()
  *                                                              and commands the next step's activity
- *   MarkerRecorded                                             recordStep, the journal local activity, run inside
- *                                                              that same workflow task (no round trip of its own)
- * One activity, one workflow task and one marker: 7. A second workflow task per step, a
- * second journal write or a timer would each show here.
+ * The step's journal is written by the next engine activity (or the next task opening, or
+ * the end of the process) in its own transaction: no local activity, no marker per step.
+ * One activity and one workflow task: 6. A second workflow task per step, a journal write
+ * of its own or a timer would each show here.
  */
-const EVENTS_PER_ENGINE_STEP = 7;
+const EVENTS_PER_ENGINE_STEP = 6;
 
 let database: TestDatabase;
 let temporal: TestClient;
@@ -112,7 +112,6 @@ describe('history events per step', () => {
         EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: 1,
         EVENT_TYPE_ACTIVITY_TASK_STARTED: 1,
         EVENT_TYPE_ACTIVITY_TASK_COMPLETED: 1,
-        EVENT_TYPE_MARKER_RECORDED: 1,
       },
     });
   });
