@@ -1,6 +1,6 @@
 // Engine activities: the I/O a process needs, done on the engine side. Workflows import
 // the types only; the worker builds the implementation with its dependencies.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
@@ -9,6 +9,7 @@ import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState } from '../db/processes';
+import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs } from '../db/agent-jobs';
 import { parseContract } from '../domain/contract';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
@@ -46,6 +47,19 @@ export interface OutboxInput {
   payload: Record<string, unknown>;
 }
 
+/** A job offered to the agents of R's party (DESIGN.md "Agents"). */
+export interface AgentJobOffer {
+  id: string;
+  processId: string;
+  stepKey: string;
+  partyId: string;
+  action: string;
+  params: Record<string, unknown>;
+  /** process + step (+ asset): the same on every attempt, so an action never acts twice. */
+  idempotencyKey: string;
+  pickupDeadlineAt?: string;
+}
+
 /** Everything one transition of a process writes, in one transaction. */
 export interface StepRecord {
   processId: string;
@@ -53,6 +67,9 @@ export interface StepRecord {
   openTasks?: TaskOpening[];
   settleTasks?: { taskId: string; status: 'done' | 'expired' | 'cancelled'; completedBy?: string; at: string }[];
   outbox?: OutboxInput[];
+  offerJobs?: AgentJobOffer[];
+  /** Jobs no step waits for any more (hard deadline passed, process ended). */
+  withdrawJobs?: string[];
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
 }
 
@@ -72,6 +89,8 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       if (record.openTasks?.length) await openTasks(trx, record.openTasks);
       for (const s of record.settleTasks ?? []) await settleTask(trx, s.taskId, { status: s.status, completedBy: s.completedBy, at: s.at });
       if (record.outbox?.length) await enqueueOutbox(trx, record.outbox);
+      if (record.offerJobs?.length) await offerAgentJobs(trx, record.offerJobs);
+      if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
     });
   }
@@ -87,6 +106,25 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
     },
 
     recordStep,
+
+    /**
+     * Waits for the result of an agent job without holding a worker slot: records this
+     * attempt's task token and completes asynchronously (the API completes it with the
+     * token when the agent posts its result). A result that arrived before this attempt
+     * started is returned at once. A retry means the agent went silent: the job is offered again.
+     */
+    async awaitAgentResult(input: { jobId: string; record?: StepRecord }): Promise<unknown> {
+      if (input.record) await recordStep(input.record);
+      const info = Context.current().info;
+      const job = await attachJobAttempt(db, input.jobId, { taskToken: Buffer.from(info.taskToken).toString('base64'), attempt: info.attempt });
+      if (!job) throw ApplicationFailure.nonRetryable(`agent job ${input.jobId} does not exist`, 'AgentJobMissing');
+      if (job.status === 'succeeded') return job.output;
+      if (job.status === 'failed') {
+        throw ApplicationFailure.create({ message: job.reason ?? 'the agent reported a failure', type: 'AgentActionFailed', nonRetryable: !job.retryable });
+      }
+      if (job.status === 'withdrawn') throw ApplicationFailure.nonRetryable(`agent job ${input.jobId} was withdrawn`, 'AgentJobWithdrawn');
+      throw new CompleteAsyncError();
+    },
 
     /**
      * Runs an action of the engine's own configuration; never a command from the contract.
@@ -110,5 +148,5 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
 export type EngineActivities = ReturnType<typeof createEngineActivities>;
 
 function isEmpty(r: StepRecord): boolean {
-  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.process;
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.process;
 }

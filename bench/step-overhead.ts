@@ -157,13 +157,19 @@ async function main(): Promise<void> {
         return r.output;
       },
     };
+    // Diagnostic mode: the same workflow with the journal write answered at once.
+    const writeRecord = (record: StepRecord): Promise<void> =>
+      record.processId.includes(':nojournal-') ? Promise.resolve() : measured(stats.recordStep, record.entries.length, () => engine.recordStep(record));
     const activities = {
       ...engine,
       ...bareActivities,
-      runEngineAction: (input: Parameters<typeof engine.runEngineAction>[0]) => (input.action === 'noop' ? Promise.resolve({}) : engine.runEngineAction(input)),
-      recordStep: (record: StepRecord) =>
-        // Diagnostic mode: the same workflow with the journal write answered at once.
-        record.processId.includes(':nojournal-') ? Promise.resolve() : measured(stats.recordStep, record.entries.length, () => engine.recordStep(record)),
+      // The no-op action still pays what routing costs: the journal record the step carries.
+      runEngineAction: async (input: Parameters<typeof engine.runEngineAction>[0]) => {
+        if (input.action !== 'noop') return engine.runEngineAction(input);
+        if (input.record) await writeRecord(input.record);
+        return {};
+      },
+      recordStep: writeRecord,
       loadContractSlice: (input: Parameters<typeof engine.loadContractSlice>[0]) => measured(stats.loadContractSlice, 0, () => engine.loadContractSlice(input)),
     };
 

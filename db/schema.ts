@@ -65,6 +65,9 @@ export interface ContractsTable {
   currency: string;
   created_at: CreatedAt;
   updated_at: CreatedAt;
+  terminated_at: NullableTimestamp;
+  terminated_by: ColumnType<string | null, string | null | undefined, string | null>;
+  termination_reason: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ContractPartiesTable {
@@ -113,6 +116,8 @@ export interface TasksTable {
   completed_by: string | null;
   completed_at: NullableTimestamp;
   created_at: CreatedAt;
+  /** One user of the task's party it is assigned to (reassign); null: the whole party's inbox. */
+  assignee_user_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface JournalTable {
@@ -141,6 +146,53 @@ export interface OutboxTable {
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: NullableTimestamp;
+  /** Ids of the endpoints this row was delivered to (a webhook subscription id, or `config`). */
+  delivered_to: ColumnType<string[], string[] | undefined, string[]>;
+}
+
+export interface WebhookSubscriptionsTable {
+  id: string;
+  party_id: string;
+  url: string;
+  /** Sealed by db/secret-box.ts, never the clear secret. */
+  secret: string;
+  events: string[];
+  created_at: CreatedAt;
+  disabled_at: NullableTimestamp;
+}
+
+export interface IdempotencyKeysTable {
+  key_id: string;
+  key: string;
+  request_hash: string;
+  response_status: number | null;
+  /** Sealed JSON of the response body. */
+  response_body: string | null;
+  created_at: CreatedAt;
+}
+
+export type AgentJobStatus = 'offered' | 'running' | 'succeeded' | 'failed' | 'withdrawn';
+
+export interface AgentJobsTable {
+  id: string;
+  process_id: string;
+  step_key: string;
+  party_id: string;
+  action: string;
+  params: Jsonb<Record<string, unknown>>;
+  idempotency_key: string;
+  status: ColumnType<AgentJobStatus, AgentJobStatus | undefined, AgentJobStatus>;
+  agent_id: string | null;
+  attempt: ColumnType<number, number | undefined, number>;
+  task_token: string | null;
+  pickup_deadline_at: NullableTimestamp;
+  picked_at: NullableTimestamp;
+  heartbeat_at: NullableTimestamp;
+  output: NullableJsonb<unknown>;
+  reason: string | null;
+  retryable: boolean | null;
+  created_at: CreatedAt;
+  finished_at: NullableTimestamp;
 }
 
 export interface Schema {
@@ -155,6 +207,9 @@ export interface Schema {
   tasks: TasksTable;
   journal: JournalTable;
   outbox: OutboxTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  agent_jobs: AgentJobsTable;
 }
 
 export type PartyRow = Selectable<PartiesTable>;
@@ -168,3 +223,6 @@ export type TaskRow = Selectable<TasksTable>;
 export type NewTaskRow = Insertable<TasksTable>;
 export type JournalRow = Selectable<JournalTable>;
 export type OutboxRow = Selectable<OutboxTable>;
+export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>;
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
+export type AgentJobRow = Selectable<AgentJobsTable>;

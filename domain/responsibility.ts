@@ -65,6 +65,10 @@ export const Row = z.strictObject({
   hardDeadline: Duration.optional(),
   /** How long a consulted party has to answer before the step goes on. */
   consultWithin: Duration.optional(),
+  /** Agent steps: how long R's agent has to pick the job up before the step escalates. */
+  pickupWithin: Duration.optional(),
+  /** Agent steps: the longest silence of a working agent before its job is offered again. */
+  heartbeatWithin: Duration.optional(),
   /** A named condition deciding whether the step runs (e.g. `stateful`). */
   decideIf: z.string().min(1).optional(),
 });

@@ -58,6 +58,13 @@ export interface ProcessState {
 export const completeTaskUpdate = defineUpdate<TaskCompleted, [TaskCompletion]>('completeTask');
 export const processStateQuery = defineQuery<ProcessState>('processState');
 
+/** Sent by the API when an agent of R's party takes the job (it may be taken again after a crash). */
+export interface AgentPickup {
+  jobId: string;
+  agentId: string;
+}
+export const agentJobPickedUpSignal = defineSignal<[AgentPickup]>('agentJobPickedUp');
+
 /** Sent by the API, just before it cancels the run, after it checked who may cancel: the process journals who and why. */
 export interface CancelRequest {
   reason: string;

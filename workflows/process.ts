@@ -7,6 +7,7 @@ import type { ContractSlice } from '../domain/raci';
 import { getProcess, type ProcessDefinition } from '../domain/catalogue';
 import type { EngineActivities, JournalInput, OutboxInput, StepRecord, TaskOpening } from '../activities/engine';
 import {
+  agentJobPickedUpSignal,
   cancelProcessSignal,
   completeTaskUpdate,
   processStateQuery,
@@ -40,6 +41,8 @@ export class ProcessRun {
   /** Effects a finished step left to be written with the next write (see defer). */
   private deferred: Omit<StepRecord, 'processId' | 'entries'> = {};
   private readonly pending = new Map<string, PendingTask>();
+  /** Agent jobs waiting for a result: job id → the agent that took it last. */
+  readonly jobs = new Map<string, { agentId?: string }>();
 
   constructor(readonly start: ProcessStart, readonly slice: ContractSlice) {
     this.state = {
@@ -139,11 +142,15 @@ export class ProcessRun {
 function mergeEffects(a: Omit<StepRecord, 'processId' | 'entries'>, b: Omit<StepRecord, 'processId' | 'entries'>): Omit<StepRecord, 'processId' | 'entries'> {
   const merged: Omit<StepRecord, 'processId' | 'entries'> = {};
   const openTasks = [...(a.openTasks ?? []), ...(b.openTasks ?? [])];
+  const offerJobs = [...(a.offerJobs ?? []), ...(b.offerJobs ?? [])];
+  const withdrawJobs = [...(a.withdrawJobs ?? []), ...(b.withdrawJobs ?? [])];
   const settleTasks = [...(a.settleTasks ?? []), ...(b.settleTasks ?? [])];
   const outbox = [...(a.outbox ?? []), ...(b.outbox ?? [])];
   if (openTasks.length) merged.openTasks = openTasks;
   if (settleTasks.length) merged.settleTasks = settleTasks;
   if (outbox.length) merged.outbox = outbox;
+  if (offerJobs.length) merged.offerJobs = offerJobs;
+  if (withdrawJobs.length) merged.withdrawJobs = withdrawJobs;
   if (a.process || b.process) merged.process = { ...a.process, ...b.process };
   return merged;
 }
@@ -169,6 +176,10 @@ export async function runProcess<I, O>(
   const slice = await local.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
   const run = new ProcessRun(start, slice);
   wf.setHandler(processStateQuery, () => run.state);
+  wf.setHandler(agentJobPickedUpSignal, ({ jobId, agentId }) => {
+    const job = run.jobs.get(jobId);
+    if (job) job.agentId = agentId;
+  });
   wf.setHandler(completeTaskUpdate, (c) => run.acceptCompletion(c), { validator: (c) => run.validateCompletion(c) });
 
   run.journal({
@@ -225,10 +236,12 @@ async function finish(run: ProcessRun, status: 'completed' | 'failed' | 'cancell
   run.state.status = status;
   run.state.currentStep = undefined;
   const open = run.openTaskIds();
+  const jobs = [...run.jobs.keys()];
   run.journal({ event: `process.${status}`, data: reason ? { reason } : {} });
   const at = nowIso();
   await run.record({
     settleTasks: open.map((taskId) => ({ taskId, status: 'cancelled' as const, at })),
+    withdrawJobs: jobs,
     process: { status, currentStep: null, endedAt: at },
   });
   // Wait for in-flight task completions so none is cut off when the run closes.

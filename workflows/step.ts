@@ -4,7 +4,7 @@ import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import { resolveStep, type ResolvedStep } from '../domain/raci';
 import { deadlineMs } from '../domain/deadline';
-import type { EngineActivities, OutboxInput } from '../activities/engine';
+import type { AgentJobOffer, EngineActivities, OutboxInput } from '../activities/engine';
 import type { StepOutcome } from './definitions';
 import { nowIso, nowMs, type PendingTask, type ProcessRun } from './process';
 
@@ -147,8 +147,68 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
       return { outcome: 'done', output: task.answer?.payload, completedBy: task.answer?.userId };
     }
     case 'agent':
-      // Party agents come with their own issue; until then a contract routing here is refused.
-      throw wf.ApplicationFailure.nonRetryable(`${step.activityKey}: agent actions are not available in this version`, 'AgentStepsUnavailable');
+      return executeByAgent(run, step, spec, deadlines);
+  }
+}
+
+const DEFAULT_PICKUP = 'PT5M';
+const DEFAULT_HEARTBEAT = 'PT1M';
+
+/**
+ * R's own agent does the step (DESIGN.md "Agents"): the job is offered through the API; the
+ * agent's pickup is a signal raced against the pickup deadline (late: R and A are told);
+ * after pickup the engine activity waits for the result with the agent's heartbeats relayed
+ * by the API, so an agent that dies mid-job times out and the job is offered again.
+ */
+async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpec, { hardAt }: Deadlines): Promise<Omit<StepResult, 'consulted'>> {
+  const r = step.responsible;
+  const pickupMs = deadlineMs(step.options.pickupWithin ?? DEFAULT_PICKUP);
+  const job: AgentJobOffer = {
+    id: `job_${wf.uuid4()}`,
+    processId: run.processId,
+    stepKey: step.activityKey,
+    partyId: r.party,
+    action: r.action ?? '',
+    params: spec.params ?? {},
+    idempotencyKey: `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`,
+    pickupDeadlineAt: new Date(nowMs() + pickupMs).toISOString(),
+  };
+  run.jobs.set(job.id, {});
+  const taken = () => run.jobs.get(job.id)?.agentId !== undefined;
+  await run.record({ offerJobs: [job], process: { currentStep: step.activityKey } });
+  if (!(await wf.condition(taken, pickupMs))) {
+    run.journal({ stepKey: step.activityKey, event: 'agent.not-picked-up', partyId: r.party, clause: step.clause, data: { jobId: job.id, action: job.action, pickupDeadlineAt: job.pickupDeadlineAt } });
+    await run.record({
+      outbox: [...new Set([r.party, step.accountable])].map((partyId) => notice(run, step, partyId, 'agent.not-picked-up', { jobId: job.id })),
+    });
+    const cameLate = hardAt === undefined ? (await wf.condition(taken), true) : await wf.condition(taken, untilMs(hardAt));
+    if (!cameLate) {
+      run.jobs.delete(job.id);
+      run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, clause: step.clause, data: { reason: 'no agent took the job by the hard deadline', jobId: job.id } });
+      await run.record({ withdrawJobs: [job.id] });
+      return { outcome: 'expired', reason: 'no agent took the job by the hard deadline' };
+    }
+  }
+  run.journal({ stepKey: step.activityKey, event: 'agent.picked-up', partyId: r.party, actor: `agent:${run.jobs.get(job.id)?.agentId}`, clause: step.clause, data: { jobId: job.id } });
+  const agent = wf.proxyActivities<EngineActivities>({
+    heartbeatTimeout: deadlineMs(step.options.heartbeatWithin ?? DEFAULT_HEARTBEAT),
+    startToCloseTimeout: hardAt === undefined ? '7 days' : Math.max(1000, hardAt - nowMs()),
+    retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
+  });
+  try {
+    const output = await agent.awaitAgentResult({ jobId: job.id, record: run.take() });
+    // The agent that took the job last (another one may have taken it over after a crash).
+    const agentId = run.jobs.get(job.id)?.agentId;
+    run.jobs.delete(job.id);
+    run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `agent:${agentId}`, clause: step.clause, data: { jobId: job.id, output } });
+    return { outcome: 'done', output };
+  } catch (err) {
+    if (wf.isCancellation(err)) throw err;
+    const reason = failureReason(err);
+    run.jobs.delete(job.id);
+    run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, clause: step.clause, data: { jobId: job.id, reason } });
+    await run.record({ withdrawJobs: [job.id] });
+    return { outcome: 'failed', reason };
   }
 }
 

@@ -1,9 +1,15 @@
 // Listed in code, not read from a folder, so migrations run the same under tsx and bundlers.
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001_initial';
+import * as admin from './0002_admin';
+import * as taskAssignee from './0003_task_assignee';
+import * as agentJobs from './0005_agent_jobs';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_admin': admin,
+  '0003_task_assignee': taskAssignee,
+  '0005_agent_jobs': agentJobs,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,119 @@
+// Jobs for party agents: offered by a process step, taken by an agent of the step's R
+// party through the API, completed through the engine activity's task token.
+import { sql, type Kysely } from 'kysely';
+import { jsonb } from './json';
+import type { AgentJobRow, Schema } from './schema';
+
+export interface AgentJobInput {
+  id: string;
+  processId: string;
+  stepKey: string;
+  partyId: string;
+  action: string;
+  params: Record<string, unknown>;
+  idempotencyKey: string;
+  pickupDeadlineAt?: string;
+}
+
+/** Offers jobs; the idempotency key is unique, so a replayed offer writes nothing. */
+export async function offerAgentJobs(db: Kysely<Schema>, jobs: AgentJobInput[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await db
+    .insertInto('agent_jobs')
+    .values(jobs.map((j) => ({
+      id: j.id,
+      process_id: j.processId,
+      step_key: j.stepKey,
+      party_id: j.partyId,
+      action: j.action,
+      params: jsonb(j.params),
+      idempotency_key: j.idempotencyKey,
+      pickup_deadline_at: j.pickupDeadlineAt ?? null,
+    })))
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .execute();
+}
+
+/** No step waits for these any more: an agent asking about them is told so. */
+export async function withdrawAgentJobs(db: Kysely<Schema>, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('agent_jobs')
+    .set({ status: 'withdrawn', finished_at: sql<Date>`now()` })
+    .where('id', 'in', ids)
+    .where('status', 'in', ['offered', 'running'])
+    .execute();
+}
+
+/**
+ * The engine activity waiting for the agent's result records its task token. On a retry
+ * (the agent went silent, or reported a retryable failure) the job is offered again to any
+ * agent of the party; its idempotency key keeps the effect single.
+ */
+export async function attachJobAttempt(db: Kysely<Schema>, jobId: string, input: { taskToken: string; attempt: number }): Promise<AgentJobRow | undefined> {
+  const reoffer = input.attempt > 1;
+  const result = await sql<AgentJobRow>`
+    UPDATE agent_jobs SET
+      task_token = ${input.taskToken},
+      attempt = ${input.attempt},
+      status = CASE WHEN ${reoffer} AND (status = 'running' OR (status = 'failed' AND retryable)) THEN 'offered' ELSE status END,
+      agent_id = CASE WHEN ${reoffer} AND (status = 'running' OR (status = 'failed' AND retryable)) THEN NULL ELSE agent_id END,
+      reason = CASE WHEN ${reoffer} AND status = 'failed' AND retryable THEN NULL ELSE reason END
+    WHERE id = ${jobId}
+    RETURNING *`.execute(db);
+  return result.rows[0];
+}
+
+export function getAgentJob(db: Kysely<Schema>, id: string): Promise<AgentJobRow | undefined> {
+  return db.selectFrom('agent_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Takes the oldest offered job of the party for this agent (SKIP LOCKED: two agents never take one job). */
+export async function takeAgentJob(db: Kysely<Schema>, input: { partyId: string; agentId: string }): Promise<AgentJobRow | undefined> {
+  const result = await sql<AgentJobRow>`
+    UPDATE agent_jobs SET status = 'running', agent_id = ${input.agentId}, picked_at = now(), heartbeat_at = now()
+    WHERE id = (
+      SELECT id FROM agent_jobs WHERE party_id = ${input.partyId} AND status = 'offered'
+      ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING *`.execute(db);
+  return result.rows[0];
+}
+
+export async function touchAgentJob(db: Kysely<Schema>, id: string, agentId: string): Promise<AgentJobRow | undefined> {
+  return db
+    .updateTable('agent_jobs')
+    .set({ heartbeat_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('agent_id', '=', agentId)
+    .where('status', '=', 'running')
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Records the agent's result once; a second result or one for a withdrawn job changes nothing.
+ * With `agentId`, only the agent running the job may record it (a job offered again after a
+ * crash belongs to whoever took it since).
+ */
+export async function finishAgentJob(
+  db: Kysely<Schema>,
+  id: string,
+  result: { ok: true; output: unknown } | { ok: false; reason: string; retryable: boolean },
+  options: { agentId?: string } = {},
+): Promise<AgentJobRow | undefined> {
+  let query = db
+    .updateTable('agent_jobs')
+    .set({
+      status: result.ok ? 'succeeded' : 'failed',
+      output: result.ok ? jsonb(result.output) : null,
+      reason: result.ok ? null : result.reason,
+      retryable: result.ok ? null : result.retryable,
+      finished_at: sql<Date>`now()`,
+    })
+    .where('id', '=', id);
+  query = options.agentId === undefined
+    ? query.where('status', 'in', ['offered', 'running'])
+    : query.where('status', '=', 'running').where('agent_id', '=', options.agentId);
+  return query.returningAll().executeTakeFirst();
+}
