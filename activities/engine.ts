@@ -10,10 +10,13 @@ import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState } from '../db/processes';
 import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs } from '../db/agent-jobs';
+import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { parseContract } from '../domain/contract';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
+
+export type { SlaRecordInput };
 
 export interface JournalInput {
   seq: number;
@@ -68,6 +71,7 @@ export interface StepRecord {
   settleTasks?: { taskId: string; status: 'done' | 'expired' | 'cancelled'; completedBy?: string; at: string }[];
   outbox?: OutboxInput[];
   offerJobs?: AgentJobOffer[];
+  slaRecords?: SlaRecordInput[];
   /** Jobs no step waits for any more (hard deadline passed, process ended). */
   withdrawJobs?: string[];
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
@@ -90,6 +94,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       for (const s of record.settleTasks ?? []) await settleTask(trx, s.taskId, { status: s.status, completedBy: s.completedBy, at: s.at });
       if (record.outbox?.length) await enqueueOutbox(trx, record.outbox);
       if (record.offerJobs?.length) await offerAgentJobs(trx, record.offerJobs);
+      if (record.slaRecords?.length) await recordSla(trx, record.slaRecords);
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
     });
@@ -148,5 +153,5 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
 export type EngineActivities = ReturnType<typeof createEngineActivities>;
 
 function isEmpty(r: StepRecord): boolean {
-  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.process;
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.slaRecords?.length && !r.process;
 }

@@ -195,6 +195,22 @@ export interface AgentJobsTable {
   finished_at: NullableTimestamp;
 }
 
+export interface SlaRecordsTable {
+  process_id: string;
+  clock: string;
+  contract_id: string;
+  clause: string;
+  priority: string | null;
+  target: string;
+  target_ms: number;
+  elapsed_ms: number | null;
+  breached: boolean;
+  breached_at: NullableTimestamp;
+  stopped_at: NullableTimestamp;
+  penalties_apply: boolean;
+  started_at: Timestamp;
+}
+
 export interface Schema {
   parties: PartiesTable;
   users: UsersTable;
@@ -210,6 +226,7 @@ export interface Schema {
   webhook_subscriptions: WebhookSubscriptionsTable;
   idempotency_keys: IdempotencyKeysTable;
   agent_jobs: AgentJobsTable;
+  sla_records: SlaRecordsTable;
 }
 
 export type PartyRow = Selectable<PartiesTable>;
@@ -226,3 +243,4 @@ export type OutboxRow = Selectable<OutboxTable>;
 export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>;
 export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
 export type AgentJobRow = Selectable<AgentJobsTable>;
+export type SlaRecordRow = Selectable<SlaRecordsTable>;

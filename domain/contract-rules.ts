@@ -94,6 +94,7 @@ function checkMatrix(c: ContractDocument, report: Report): void {
       party([...path, 'A'], row.A, 'A');
       row.C?.forEach((id, k) => party([...path, 'C', k], id, 'C'));
       row.I?.forEach((id, k) => party([...path, 'I', k], id, 'I'));
+      if (row.calendar !== undefined && !Object.hasOwn(c.calendars, row.calendar)) report([...path, 'calendar'], `calendar "${row.calendar}" is not defined in calendars`);
       if (row.where?.asset !== undefined && !assets.has(row.where.asset)) {
         report([...path, 'where', 'asset'], `asset "${row.where.asset}" is not in scope`);
       }

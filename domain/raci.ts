@@ -49,7 +49,7 @@ export interface ResolvedStep {
   accountable: string;
   consulted: string[];
   informed: string[];
-  options: { approvalRequired: boolean; due?: string; hardDeadline?: string; consultWithin?: string; pickupWithin?: string; heartbeatWithin?: string; decideIf?: string };
+  options: { approvalRequired: boolean; due?: string; hardDeadline?: string; consultWithin?: string; calendar?: string; pickupWithin?: string; heartbeatWithin?: string; decideIf?: string };
   asset?: Asset;
 }
 
@@ -99,6 +99,7 @@ function toStep(contract: RoutingView, activityKey: string, row: Row, clause: st
       ...(row.due !== undefined && { due: row.due }),
       ...(row.hardDeadline !== undefined && { hardDeadline: row.hardDeadline }),
       ...(row.consultWithin !== undefined && { consultWithin: row.consultWithin }),
+      ...(row.calendar !== undefined && { calendar: row.calendar }),
       ...(row.pickupWithin !== undefined && { pickupWithin: row.pickupWithin }),
       ...(row.heartbeatWithin !== undefined && { heartbeatWithin: row.heartbeatWithin }),
       ...(row.decideIf !== undefined && { decideIf: row.decideIf }),

@@ -65,6 +65,8 @@ export const Row = z.strictObject({
   hardDeadline: Duration.optional(),
   /** How long a consulted party has to answer before the step goes on. */
   consultWithin: Duration.optional(),
+  /** The contract calendar the row's durations count in (default: elapsed time, BD in the first office calendar). */
+  calendar: Slug.optional(),
   /** Agent steps: how long R's agent has to pick the job up before the step escalates. */
   pickupWithin: Duration.optional(),
   /** Agent steps: the longest silence of a working agent before its job is offered again. */

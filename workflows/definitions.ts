@@ -45,6 +45,22 @@ export interface StepState {
   openTaskIds: string[];
 }
 
+/** An SLA clock as queries show it; the API derives elapsed time from it. */
+export interface SlaClockView {
+  name: string;
+  clause: string;
+  target: string;
+  targetMs: number;
+  startedAt: string;
+  accumulatedMs: number;
+  runningSince?: string;
+  pausedSince?: string;
+  pauseReason?: string;
+  deadlineAt?: string;
+  breachedAt?: string;
+  stoppedAt?: string;
+}
+
 export interface ProcessState {
   processId: string;
   processType: string;
@@ -53,6 +69,7 @@ export interface ProcessState {
   status: 'running' | 'completed' | 'failed' | 'cancelled';
   currentStep?: StepState;
   steps: { stepKey: string; outcome: StepOutcome; at: string }[];
+  sla?: SlaClockView;
 }
 
 export const completeTaskUpdate = defineUpdate<TaskCompleted, [TaskCompletion]>('completeTask');

@@ -5,7 +5,9 @@ import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { ContractSlice } from '../domain/raci';
 import { getProcess, type ProcessDefinition } from '../domain/catalogue';
-import type { EngineActivities, JournalInput, OutboxInput, StepRecord, TaskOpening } from '../activities/engine';
+import { calendarNamed } from '../domain/deadline';
+import { pauseClock, resumeClock, sideOf, startClock, stopClock, elapsedBusinessMs, type SlaClockState } from '../domain/sla-clock';
+import type { EngineActivities, JournalInput, OutboxInput, SlaRecordInput, StepRecord, TaskOpening } from '../activities/engine';
 import {
   agentJobPickedUpSignal,
   cancelProcessSignal,
@@ -13,6 +15,7 @@ import {
   processStateQuery,
   type ProcessStart,
   type ProcessState,
+  type SlaClockView,
   type TaskCompleted,
   type TaskCompletion,
 } from './definitions';
@@ -35,12 +38,21 @@ export interface PendingTask {
 
 export class ProcessRun {
   readonly processId = wf.workflowInfo().workflowId;
+  /** Holding work on the provider's side runs its SLA clock again. */
+  get providerId(): string {
+    return this.slice.parties.find((p) => p.kind === 'provider')?.id ?? '';
+  }
   readonly state: ProcessState;
   private seq = 0;
   private buffered: JournalInput[] = [];
   /** Effects a finished step left to be written with the next write (see defer). */
   private deferred: Omit<StepRecord, 'processId' | 'entries'> = {};
   private readonly pending = new Map<string, PendingTask>();
+  /** The process's SLA clock, when its process measures one (incidents, test probes). */
+  private clock?: SlaClockState;
+  private clockPriority?: string;
+  private clockVersion = 0;
+  private clockWatch?: Promise<void>;
   /** Agent jobs waiting for a result: job id → the agent that took it last. */
   readonly jobs = new Map<string, { agentId?: string }>();
 
@@ -81,6 +93,91 @@ export class ProcessRun {
     this.buffered = [];
     this.deferred = {};
     return record;
+  }
+
+  /** Starts the process's SLA clock; its deadline is watched until the clock stops. */
+  startClock(input: { name: string; clause: string; target: string; calendar?: string; priority?: string }): void {
+    this.clock = startClock({ name: input.name, clause: input.clause, target: input.target, calendar: calendarNamed(this.slice, input.calendar), at: nowMs() });
+    this.clockPriority = input.priority;
+    this.journal({ event: 'sla.started', clause: input.clause, data: { clock: input.name, target: input.target, deadlineAt: isoOf(this.clock.deadlineAt) } });
+    this.clockChanged();
+    this.clockWatch = this.watchClock();
+  }
+
+  /**
+   * Who holds the work now: the client or a vendor the client contracted stops the clock;
+   * the provider or its subcontractors run it.
+   */
+  holdBy(partyId: string): void {
+    const clock = this.clock;
+    if (!clock || clock.stoppedAt !== undefined) return;
+    const side = sideOf(partyId, this.slice.parties);
+    if (side === 'client' && clock.runningSince !== undefined) {
+      this.clock = pauseClock(clock, nowMs(), `waiting on ${partyId}`);
+      this.journal({ event: 'sla.paused', partyId, clause: clock.clause, data: { clock: clock.name, reason: this.clock.pauseReason, accumulatedMs: this.clock.accumulatedMs } });
+      this.clockChanged();
+    } else if (side === 'provider' && clock.pausedSince !== undefined) {
+      this.clock = resumeClock(clock, nowMs());
+      this.journal({ event: 'sla.resumed', partyId, clause: clock.clause, data: { clock: clock.name, deadlineAt: isoOf(this.clock.deadlineAt) } });
+      this.clockChanged();
+    }
+  }
+
+  /** Stops the clock and waits for its watcher; the record of its outcome goes with the next write. */
+  async stopClock(): Promise<void> {
+    const clock = this.clock;
+    if (!clock || clock.stoppedAt !== undefined) return;
+    const at = nowMs();
+    this.clock = stopClock(clock, at);
+    this.journal({ event: 'sla.stopped', clause: clock.clause, data: { clock: clock.name, elapsedMs: this.clock.accumulatedMs, targetMs: clock.targetMs } });
+    this.defer({ slaRecords: [this.slaRecord(this.clock)] });
+    this.clockChanged();
+    await this.clockWatch;
+  }
+
+  private clockChanged(): void {
+    this.clockVersion++;
+    this.state.sla = this.clock && clockView(this.clock);
+  }
+
+  /** Records the breach once, when the running clock reaches its deadline. */
+  private async watchClock(): Promise<void> {
+    for (;;) {
+      const clock = this.clock;
+      if (!clock || clock.stoppedAt !== undefined || clock.breachedAt !== undefined) return;
+      const version = this.clockVersion;
+      const changed = () => this.clockVersion !== version;
+      if (clock.deadlineAt === undefined) {
+        await wf.condition(changed);
+        continue;
+      }
+      if (await wf.condition(changed, Math.max(1, clock.deadlineAt - nowMs()))) continue;
+      const at = nowMs();
+      this.clock = { ...clock, breachedAt: at };
+      this.journal({ event: 'sla.breached', clause: clock.clause, data: { clock: clock.name, target: clock.target, elapsedMs: elapsedBusinessMs(clock, at) } });
+      await this.record({ slaRecords: [this.slaRecord(this.clock)] });
+      this.clockChanged();
+    }
+  }
+
+  private slaRecord(clock: SlaClockState): SlaRecordInput {
+    const until = this.slice.stabilisationUntil;
+    return {
+      processId: this.processId,
+      clock: clock.name,
+      contractId: this.start.contractId,
+      clause: clock.clause,
+      priority: this.clockPriority,
+      target: clock.target,
+      targetMs: clock.targetMs,
+      elapsedMs: clock.stoppedAt !== undefined ? clock.accumulatedMs : undefined,
+      breached: clock.breachedAt !== undefined,
+      breachedAt: isoOf(clock.breachedAt),
+      stoppedAt: isoOf(clock.stoppedAt),
+      // No penalties during the stabilisation period (compared by calendar date, in UTC).
+      penaltiesApply: until === undefined || new Date(clock.startedAt).toISOString().slice(0, 10) > until,
+      startedAt: new Date(clock.startedAt).toISOString(),
+    };
   }
 
   newTask(spec: Omit<TaskOpening, 'id' | 'processId' | 'requestedBy'>, clause: string, completion?: z.ZodType): PendingTask {
@@ -139,10 +236,32 @@ export class ProcessRun {
   }
 }
 
+function isoOf(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+function clockView(c: SlaClockState): SlaClockView {
+  return {
+    name: c.name,
+    clause: c.clause,
+    target: c.target,
+    targetMs: c.targetMs,
+    startedAt: new Date(c.startedAt).toISOString(),
+    accumulatedMs: c.accumulatedMs,
+    runningSince: isoOf(c.runningSince),
+    pausedSince: isoOf(c.pausedSince),
+    pauseReason: c.pauseReason,
+    deadlineAt: isoOf(c.deadlineAt),
+    breachedAt: isoOf(c.breachedAt),
+    stoppedAt: isoOf(c.stoppedAt),
+  };
+}
+
 function mergeEffects(a: Omit<StepRecord, 'processId' | 'entries'>, b: Omit<StepRecord, 'processId' | 'entries'>): Omit<StepRecord, 'processId' | 'entries'> {
   const merged: Omit<StepRecord, 'processId' | 'entries'> = {};
   const openTasks = [...(a.openTasks ?? []), ...(b.openTasks ?? [])];
   const offerJobs = [...(a.offerJobs ?? []), ...(b.offerJobs ?? [])];
+  const slaRecords = [...(a.slaRecords ?? []), ...(b.slaRecords ?? [])];
   const withdrawJobs = [...(a.withdrawJobs ?? []), ...(b.withdrawJobs ?? [])];
   const settleTasks = [...(a.settleTasks ?? []), ...(b.settleTasks ?? [])];
   const outbox = [...(a.outbox ?? []), ...(b.outbox ?? [])];
@@ -150,6 +269,7 @@ function mergeEffects(a: Omit<StepRecord, 'processId' | 'entries'>, b: Omit<Step
   if (settleTasks.length) merged.settleTasks = settleTasks;
   if (outbox.length) merged.outbox = outbox;
   if (offerJobs.length) merged.offerJobs = offerJobs;
+  if (slaRecords.length) merged.slaRecords = slaRecords;
   if (withdrawJobs.length) merged.withdrawJobs = withdrawJobs;
   if (a.process || b.process) merged.process = { ...a.process, ...b.process };
   return merged;
@@ -233,6 +353,7 @@ function activityKeysOf(definition: ProcessDefinition): string[] {
 }
 
 async function finish(run: ProcessRun, status: 'completed' | 'failed' | 'cancelled', reason?: string): Promise<void> {
+  await run.stopClock();
   run.state.status = status;
   run.state.currentStep = undefined;
   const open = run.openTaskIds();

@@ -3,7 +3,7 @@
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import { resolveStep, type ResolvedStep } from '../domain/raci';
-import { deadlineMs } from '../domain/deadline';
+import { deadlineAt, deadlineMs } from '../domain/deadline';
 import type { AgentJobOffer, EngineActivities, OutboxInput } from '../activities/engine';
 import type { StepOutcome } from './definitions';
 import { nowIso, nowMs, type PendingTask, type ProcessRun } from './process';
@@ -44,8 +44,9 @@ export async function runStep(run: ProcessRun, stepKey: string, spec: StepSpec):
   if (!resolved.ok) throw wf.ApplicationFailure.nonRetryable(`${stepKey}: ${resolved.message}`, 'StepNotCovered');
   const step = resolved.step;
   const startedAt = nowMs();
-  const dueAt = step.options.due ? startedAt + deadlineMs(step.options.due) : undefined;
-  const hardAt = step.options.hardDeadline ? startedAt + deadlineMs(step.options.hardDeadline) : undefined;
+  // Computed once, when the step starts, in the row's calendar (business days count there).
+  const dueAt = step.options.due ? deadlineAt(run.slice, startedAt, step.options.due, step.options.calendar) : undefined;
+  const hardAt = step.options.hardDeadline ? deadlineAt(run.slice, startedAt, step.options.hardDeadline, step.options.calendar) : undefined;
   run.state.currentStep = {
     stepKey,
     clause: step.clause,
@@ -86,7 +87,7 @@ function setPhase(run: ProcessRun, phase: 'consulting' | 'approving' | 'executin
 
 /** C parties get a task each; answers are passed on, silence by the deadline is journaled. */
 async function consult(run: ProcessRun, step: ResolvedStep, spec: StepSpec): Promise<StepResult['consulted']> {
-  const within = deadlineMs(step.options.consultWithin ?? 'P1D');
+  const within = Math.max(1, deadlineAt(run.slice, nowMs(), step.options.consultWithin ?? 'P1BD', step.options.calendar) - nowMs());
   const tasks = step.consulted.map((partyId) =>
     run.newTask({ kind: 'consult', stepKey: step.activityKey, partyId, title: `Consulted: ${spec.title}`, payload: spec.details ?? {}, dueAt: inMs(within), hardDeadlineAt: inMs(within) }, step.clause),
   );
@@ -176,18 +177,15 @@ async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpe
   run.jobs.set(job.id, {});
   const taken = () => run.jobs.get(job.id)?.agentId !== undefined;
   await run.record({ offerJobs: [job], process: { currentStep: step.activityKey } });
-  if (!(await wf.condition(taken, pickupMs))) {
-    run.journal({ stepKey: step.activityKey, event: 'agent.not-picked-up', partyId: r.party, clause: step.clause, data: { jobId: job.id, action: job.action, pickupDeadlineAt: job.pickupDeadlineAt } });
-    await run.record({
-      outbox: [...new Set([r.party, step.accountable])].map((partyId) => notice(run, step, partyId, 'agent.not-picked-up', { jobId: job.id })),
-    });
-    const cameLate = hardAt === undefined ? (await wf.condition(taken), true) : await wf.condition(taken, untilMs(hardAt));
-    if (!cameLate) {
-      run.jobs.delete(job.id);
-      run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, clause: step.clause, data: { reason: 'no agent took the job by the hard deadline', jobId: job.id } });
-      await run.record({ withdrawJobs: [job.id] });
-      return { outcome: 'expired', reason: 'no agent took the job by the hard deadline' };
-    }
+  run.holdBy(r.party);
+  // No agent by the pickup deadline: R and A are told, then R's escalation levels follow.
+  const pickedUp = await waitWithEscalation(run, step, taken, { dueAt: nowMs() + pickupMs, hardAt }, { holder: r.party, jobId: job.id }, { event: 'agent.not-picked-up', notify: [r.party, step.accountable] });
+  if (!pickedUp) {
+    run.holdBy(run.providerId);
+    run.jobs.delete(job.id);
+    run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, clause: step.clause, data: { reason: 'no agent took the job by the hard deadline', jobId: job.id } });
+    await run.record({ withdrawJobs: [job.id] });
+    return { outcome: 'expired', reason: 'no agent took the job by the hard deadline' };
   }
   run.journal({ stepKey: step.activityKey, event: 'agent.picked-up', partyId: r.party, actor: `agent:${run.jobs.get(job.id)?.agentId}`, clause: step.clause, data: { jobId: job.id } });
   const agent = wf.proxyActivities<EngineActivities>({
@@ -197,6 +195,7 @@ async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpe
   });
   try {
     const output = await agent.awaitAgentResult({ jobId: job.id, record: run.take() });
+    run.holdBy(run.providerId);
     // The agent that took the job last (another one may have taken it over after a crash).
     const agentId = run.jobs.get(job.id)?.agentId;
     run.jobs.delete(job.id);
@@ -204,6 +203,7 @@ async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpe
     return { outcome: 'done', output };
   } catch (err) {
     if (wf.isCancellation(err)) throw err;
+    run.holdBy(run.providerId);
     const reason = failureReason(err);
     run.jobs.delete(job.id);
     run.journal({ stepKey: step.activityKey, event: 'step.failed', partyId: r.party, clause: step.clause, data: { jobId: job.id, reason } });
@@ -224,21 +224,48 @@ interface Deadlines {
 async function waitForTask(run: ProcessRun, step: ResolvedStep, task: PendingTask, { dueAt, hardAt }: Deadlines): Promise<boolean> {
   await run.record({ openTasks: [task.opening], process: { currentStep: step.activityKey } });
   setPhase(run, run.state.currentStep?.phase === 'approving' ? 'approving' : 'executing');
+  const holder = task.opening.partyId;
+  run.holdBy(holder);
   const settled = () => task.settled;
+  const done = await waitWithEscalation(run, step, settled, { dueAt, hardAt }, { holder, taskId: task.opening.id });
+  run.holdBy(run.providerId);
+  if (done) return true;
+  // The task may be mid-completion: its update handler settles it; we stop waiting.
+  run.forget(task);
+  run.journal({ stepKey: step.activityKey, event: 'task.expired', partyId: holder, clause: step.clause, data: { taskId: task.opening.id, kind: task.opening.kind } });
+  await run.record({ settleTasks: [{ taskId: task.opening.id, status: 'expired', at: nowIso() }] });
+  return false;
+}
+
+/**
+ * Waits for `done` until the hard deadline. Past the due time A is told the step is late,
+ * then the holder's party is escalated level by level along the contract's escalation
+ * matrix (each level's `after` counted from the due time), each level journaled.
+ */
+async function waitWithEscalation(
+  run: ProcessRun,
+  step: ResolvedStep,
+  done: () => boolean,
+  { dueAt, hardAt }: Deadlines,
+  about: { holder: string; taskId?: string; jobId?: string },
+  late: { event: string; notify: string[] } = { event: 'step.overdue', notify: [step.accountable] },
+): Promise<boolean> {
   if (dueAt !== undefined && (hardAt === undefined || dueAt < hardAt)) {
-    if (await wf.condition(settled, untilMs(dueAt))) return true;
-    run.journal({ stepKey: step.activityKey, event: 'step.overdue', partyId: step.accountable, clause: step.clause, data: { taskId: task.opening.id, responsible: task.opening.partyId, dueAt: iso(dueAt) } });
-    await run.record({ outbox: [notice(run, step, step.accountable, 'step.overdue', { taskId: task.opening.id, dueAt: iso(dueAt) })] });
+    if (await wf.condition(done, untilMs(dueAt))) return true;
+    run.journal({ stepKey: step.activityKey, event: late.event, partyId: about.holder, clause: step.clause, data: { ...about, dueAt: iso(dueAt) } });
+    await run.record({ outbox: [...new Set(late.notify)].map((partyId) => notice(run, step, partyId, late.event, { ...about, dueAt: iso(dueAt) })) });
+    const levels = [...(run.slice.escalation[about.holder] ?? [])].sort((a, b) => a.level - b.level);
+    for (const [i, level] of levels.entries()) {
+      const at = deadlineAt(run.slice, dueAt, level.after, step.options.calendar);
+      if (hardAt !== undefined && at >= hardAt) break;
+      if (await wf.condition(done, untilMs(at))) return true;
+      const who = { level: level.level, team: level.team, role: level.role };
+      run.journal({ stepKey: step.activityKey, event: 'step.escalated', partyId: about.holder, clause: `escalation/${about.holder}/${i}`, data: { ...about, ...who, dueAt: iso(dueAt) } });
+      await run.record({ outbox: [notice(run, step, about.holder, 'step.escalated', { ...about, ...who, dueAt: iso(dueAt) })] });
+    }
   }
-  if (hardAt !== undefined) {
-    if (await wf.condition(settled, untilMs(hardAt))) return true;
-    // The task may be mid-completion: its update handler settles it; we stop waiting.
-    run.forget(task);
-    run.journal({ stepKey: step.activityKey, event: 'task.expired', partyId: task.opening.partyId, clause: step.clause, data: { taskId: task.opening.id, kind: task.opening.kind } });
-    await run.record({ settleTasks: [{ taskId: task.opening.id, status: 'expired', at: nowIso() }] });
-    return false;
-  }
-  await wf.condition(settled);
+  if (hardAt !== undefined) return wf.condition(done, untilMs(hardAt));
+  await wf.condition(done);
   return true;
 }
 
@@ -260,8 +287,8 @@ async function conclude(run: ProcessRun, step: ResolvedStep, result: StepResult)
 
 function notice(run: ProcessRun, step: ResolvedStep, partyId: string, event: string, extra: Record<string, unknown>): OutboxInput {
   return {
-    // One notice per party, step occurrence and event: a replayed record writes nothing twice.
-    effectKey: `${run.processId}:${step.activityKey}:${run.state.steps.length}:${event}:${partyId}`,
+    // One notice per party, step occurrence, event (and escalation level): a replayed record writes nothing twice.
+    effectKey: `${run.processId}:${step.activityKey}:${run.state.steps.length}:${event}${typeof extra.level === 'number' ? `:${extra.level}` : ''}:${partyId}`,
     partyId,
     event,
     payload: { processId: run.processId, processType: run.start.processType, contractId: run.start.contractId, stepKey: step.activityKey, clause: step.clause, at: nowIso(), ...extra },

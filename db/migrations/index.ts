@@ -4,12 +4,14 @@ import * as initial from './0001_initial';
 import * as admin from './0002_admin';
 import * as taskAssignee from './0003_task_assignee';
 import * as agentJobs from './0005_agent_jobs';
+import * as slaRecords from './0006_sla_records';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_admin': admin,
   '0003_task_assignee': taskAssignee,
   '0005_agent_jobs': agentJobs,
+  '0006_sla_records': slaRecords,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -13,7 +13,7 @@ import { registerProcess } from '../../db/processes';
 import type { Contract } from '../../domain/contract';
 import { loadContract } from '../../scripts/load-example';
 import type { ProcessStart } from '../../workflows/definitions';
-import type { ProbeStep } from './test-workflows';
+import type { ProbeClock, ProbeStep } from './test-workflows';
 
 export const silentLog = pino({ level: process.env.MANDATE_TEST_LOG_LEVEL?.toLowerCase() === 'debug' ? 'debug' : 'silent' });
 
@@ -59,7 +59,7 @@ let counter = 0;
 export async function startProbe(
   client: Client,
   db: Kysely<Schema>,
-  opts: { taskQueue: string; contractId: string; steps: ProbeStep[]; requestedBy: { userId: string; partyId: string }; businessKey?: string },
+  opts: { taskQueue: string; contractId: string; steps: ProbeStep[]; requestedBy: { userId: string; partyId: string }; businessKey?: string; clock?: ProbeClock },
 ) {
   const businessKey = opts.businessKey ?? `probe-${Date.now().toString(36)}-${++counter}`;
   const id = `mandate:${opts.contractId}:step-probe:${businessKey}`;
@@ -72,13 +72,13 @@ export async function startProbe(
     requestedBy: opts.requestedBy.userId,
     requestedByParty: opts.requestedBy.partyId,
   });
-  const start: ProcessStart<{ steps: ProbeStep[] }> = {
+  const start: ProcessStart<{ steps: ProbeStep[]; clock?: ProbeClock }> = {
     contractId: opts.contractId,
     version: 1,
     processType: 'step-probe',
     businessKey,
     requestedBy: opts.requestedBy,
-    input: { steps: opts.steps },
+    input: { steps: opts.steps, ...(opts.clock ? { clock: opts.clock } : {}) },
   };
   return client.workflow.start('stepProbe', { workflowId: id, taskQueue: opts.taskQueue, args: [start] });
 }

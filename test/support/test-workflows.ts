@@ -18,16 +18,24 @@ export interface ProbeStep {
   doneByRequester?: boolean;
 }
 
-export async function stepProbe(start: ProcessStart<{ steps: ProbeStep[] }>): Promise<StepResult[]> {
+export interface ProbeClock {
+  target: string;
+  calendar?: string;
+  priority?: string;
+}
+
+export async function stepProbe(start: ProcessStart<{ steps: ProbeStep[]; clock?: ProbeClock }>): Promise<StepResult[]> {
   const definition: ProcessDefinition = {
     key: 'step-probe',
     title: 'Step probe (tests)',
     services: [],
     activityKeys: start.input.steps.map((s) => s.key),
     starts: [],
-    input: z.object({ steps: z.array(z.object({ key: z.string() }).passthrough()) }),
+    input: z.object({ steps: z.array(z.object({ key: z.string() }).passthrough()), clock: z.object({ target: z.string() }).passthrough().optional() }),
   };
   return runProcess(start, definition, async (run) => {
+    const clock = start.input.clock;
+    if (clock) run.startClock({ name: 'resolution', clause: 'test/clock', ...clock });
     const results: StepResult[] = [];
     for (const s of start.input.steps) {
       results.push(
