@@ -1,24 +1,37 @@
 // The HTTP API, built by one function so tests listen on port 0 with real dependencies.
-import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
+import type { SecretBox } from '../db/secret-box';
 import type { TemporalHandle } from '../temporal/client';
 import { authenticate } from './auth';
 import { docsRoutes } from './docs';
-import { problemMiddleware, unknownRoute } from './errors';
+import { methodNotAllowed, problemMiddleware, unknownRoute } from './errors';
+import { createObservability } from './observability';
 import { ApiSpec } from './spec';
+import { contractRoutes } from './routes/contracts';
 import { processRoutes } from './routes/processes';
 import { taskRoutes } from './routes/tasks';
+import { partyRoutes } from './routes/parties';
+import { keyRoutes } from './routes/keys';
+import { webhookRoutes } from './routes/webhooks';
+import { agentRoutes } from './routes/agent';
+import { scheduleRoutes } from './routes/schedules';
 
 export const API_VERSION = '1.0.0';
 
 /** Declares every v1 route on `router` and in the returned spec (also used by the spec test). */
 export function defineV1(deps: ApiDeps, router: express.Router): ApiSpec {
   const spec = new ApiSpec('/v1');
+  contractRoutes(deps, spec, router);
   processRoutes(deps, spec, router);
   taskRoutes(deps, spec, router);
+  partyRoutes(deps, spec, router);
+  keyRoutes(deps, spec, router);
+  webhookRoutes(deps, spec, router);
+  agentRoutes(deps, spec, router);
+  scheduleRoutes(deps, spec, router);
   return spec;
 }
 
@@ -28,33 +41,28 @@ export interface ApiDeps {
   log: Logger;
   /** How long a task completion waits for the workflow before answering 202. */
   updateWaitMs?: number;
+  /** MANDATE_ADMIN_KEY: an admin of the provider party (api/auth.ts). */
+  adminKey?: string;
+  /** Seals webhook secrets and replayable responses at rest (db/secret-box.ts). */
+  secretBox?: SecretBox;
 }
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use((req, res, next) => {
-    const given = req.get('x-request-id');
-    req.id = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    res.set('x-request-id', req.id);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      // Never log headers or bodies: they carry keys and personal data.
-      deps.log.info({ reqId: req.id, method: req.method, path: req.route?.path ?? req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
-    });
-    next();
-  });
-  app.use(express.json({ limit: '256kb' }));
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  const observability = createObservability(deps);
+  app.use(observability.requestContext);
 
   const v1 = express.Router();
-  v1.use(authenticate(deps.db));
+  v1.use(authenticate(deps.db, { adminKey: deps.adminKey }));
   const spec = defineV1(deps, v1);
   const document = spec.document({ version: API_VERSION });
+  // Before the body parser and authentication: a wrong method is 405 whatever the body or key.
+  app.use(methodNotAllowed([...spec.declaredRoutes(), ...OPERATIONAL_ROUTES]));
+  app.use(express.json({ limit: '256kb' }));
+
+  app.use(observability.routes);
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
@@ -65,3 +73,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(problemMiddleware(deps.log));
   return app;
 }
+
+/** The routes outside v1, for the 405 check. */
+const OPERATIONAL_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/docs/init.js'].map((path) => ({ method: 'get', path }));

@@ -1,9 +1,11 @@
 // API keys: a Bearer key of one user or agent of one party, with roles. Only its
 // SHA-256 is stored; the principal is what every route authorizes against.
+import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Request } from 'express';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema';
-import { findPrincipalByKey, type Principal } from '../db/api-keys';
+import { findPrincipalByKey, hashApiKey, type Principal } from '../db/api-keys';
+import { findProviderParty } from '../db/parties';
 import { unauthorized } from './errors';
 
 declare module 'express-serve-static-core' {
@@ -13,16 +15,37 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export function authenticate(db: Kysely<Schema>): RequestHandler {
+export interface AuthOptions {
+  /** MANDATE_ADMIN_KEY: accepted as an admin of the deployment's provider party. */
+  adminKey?: string | undefined;
+}
+
+/** The key id the bootstrap admin acts under (idempotency keys, logs). */
+export const BOOTSTRAP_KEY_ID = 'bootstrap-admin';
+
+export function authenticate(db: Kysely<Schema>, options: AuthOptions = {}): RequestHandler {
+  // Only the hash is kept: both sides are 32 bytes, so the comparison is constant-time.
+  const adminHash = options.adminKey ? Buffer.from(hashApiKey(options.adminKey), 'hex') : undefined;
   return async (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) throw unauthorized();
+    if (adminHash && timingSafeEqual(Buffer.from(hashApiKey(match[1]), 'hex'), adminHash)) {
+      req.principal = await bootstrapPrincipal(db);
+      next();
+      return;
+    }
     const principal = await findPrincipalByKey(db, match[1]);
     if (!principal) throw unauthorized('the API key is unknown or revoked');
     req.principal = principal;
     next();
   };
+}
+
+/** Before the provider party exists its partyId is empty: it sees nothing but may create parties. */
+async function bootstrapPrincipal(db: Kysely<Schema>): Promise<Principal> {
+  const provider = await findProviderParty(db);
+  return { keyId: BOOTSTRAP_KEY_ID, partyId: provider?.id ?? '', partyKind: 'provider', roles: ['admin'], bootstrap: true };
 }
 
 export function principalOf(req: Request): Principal {

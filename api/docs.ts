@@ -24,6 +24,10 @@ export function docsRoutes(): Router {
   router.get('/docs/init.js', (_req, res) => {
     res.type('application/javascript').send(init);
   });
-  router.use('/docs/assets', express.static(assets, { index: false, maxAge: '1h' }));
+  const label: express.RequestHandler = (req, _res, next) => {
+    req.routeTemplate = '/docs/assets/*'; // One metrics label for every asset file.
+    next();
+  };
+  router.use('/docs/assets', label, express.static(assets, { index: false, maxAge: '1h' }));
   return router;
 }

@@ -27,6 +27,7 @@ export const notFound = (what: string) => new Problem(404, 'not-found', 'Not fou
 export const conflict = (detail: string, extra: Record<string, unknown> = {}) => new Problem(409, 'conflict', 'Conflict', detail, extra);
 export const unprocessable = (slug: string, title: string, detail: string, extra: Record<string, unknown> = {}) => new Problem(422, slug, title, detail, extra);
 export const forbiddenAction = (detail: string) => new Problem(403, 'forbidden', 'Forbidden', detail);
+export const unsupportedMediaType = (detail = 'the request body must be application/json') => new Problem(415, 'unsupported-media-type', 'Unsupported media type', detail);
 
 /** Zod issues → the field paths a caller can fix. */
 export function fieldErrors(error: z.ZodError, prefix: string): FieldError[] {
@@ -43,6 +44,42 @@ export const unknownRoute: RequestHandler = (req) => {
   throw new Problem(404, 'no-route', 'No such route', `${req.method} ${req.path} is not a route of this API`);
 };
 
+/**
+ * 405 with `Allow` for a known path asked with another method (OPTIONS answers 204 with
+ * `Allow`). Runs before authentication: the routes are public in the OpenAPI document.
+ */
+export function methodNotAllowed(routes: readonly { method: string; path: string }[]): RequestHandler {
+  const byPath = new Map<string, { pattern: RegExp; template: string; allow: Set<string> }>();
+  for (const r of routes) {
+    const entry = byPath.get(r.path) ?? { pattern: templatePattern(r.path), template: r.path, allow: new Set<string>() };
+    entry.allow.add(r.method.toUpperCase());
+    if (r.method.toLowerCase() === 'get') entry.allow.add('HEAD');
+    byPath.set(r.path, entry);
+  }
+  const known = [...byPath.values()];
+  return (req, res, next) => {
+    const matches = known.filter((k) => k.pattern.test(req.path));
+    if (matches.length === 0 || matches.some((k) => k.allow.has(req.method))) {
+      next();
+      return;
+    }
+    const allow = [...new Set(matches.flatMap((k) => [...k.allow]))].sort();
+    res.set('Allow', allow.join(', '));
+    req.routeTemplate = matches[0]!.template;
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    throw new Problem(405, 'method-not-allowed', 'Method not allowed', `${req.method} is not allowed on ${req.path}`, { allow });
+  };
+}
+
+/** `/v1/tasks/{taskId}` → a regex matching what express matches (case-insensitive, optional trailing slash). */
+function templatePattern(template: string): RegExp {
+  const body = template.split(/(\{\w+\})/).map((part) => (/^\{\w+\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}/?$`, 'i');
+}
+
 export function problemMiddleware(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let problem: Problem;
@@ -50,7 +87,9 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
     else if (isBodyParserError(err)) {
       problem = err.type === 'entity.too.large'
         ? new Problem(413, 'too-large', 'Request body too large', `the body exceeds the limit of this API`)
-        : badRequest('the request body is not valid JSON', [{ path: 'body', message: err.message }]);
+        : err.status === 415
+          ? unsupportedMediaType(err.message)
+          : badRequest('the request body is not valid JSON', [{ path: 'body', message: err.message }]);
     } else {
       log.error({ err, reqId: req.id }, 'unhandled error');
       problem = new Problem(500, 'internal', 'Internal error', 'an unexpected error occurred; it has been logged');
@@ -66,6 +105,6 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
   };
 }
 
-function isBodyParserError(err: unknown): err is { type: string; message: string } {
+function isBodyParserError(err: unknown): err is { type: string; status: number; message: string } {
   return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string' && 'status' in err;
 }

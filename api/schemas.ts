@@ -38,7 +38,23 @@ export const JournalVerification = z
   .union([z.object({ ok: z.literal(true), length: z.number().int() }), z.object({ ok: z.literal(false), brokenAt: z.number().int(), reason: z.string() })])
   .openapi('JournalVerification');
 
+export const CurrentStepDetail = z
+  .object({
+    stepKey: z.string(),
+    clause: z.string(),
+    responsibleParty: z.string(),
+    phase: z.enum(['consulting', 'approving', 'executing', 'informing', 'finished']),
+    startedAt: Iso,
+    dueAt: Iso.nullable(),
+    hardDeadlineAt: Iso.nullable(),
+    myOpenTaskIds: z.array(z.string()).openapi({ description: "The step's open tasks assigned to the caller's party." }),
+  })
+  .openapi('CurrentStep');
+
+export const ProcessPage = z.object({ items: z.array(ProcessView), next: z.string().nullable() }).openapi('ProcessPage');
+
 export const ProcessDetail = ProcessView.extend({
+  currentStepDetail: CurrentStepDetail.nullable().openapi({ description: 'The current step from the running workflow (null when it ended or did not answer in time).' }),
   state: z.unknown().optional().openapi({ description: 'Live state from the running workflow: current step, phase, deadlines, open tasks.' }),
   journal: z.array(JournalEntryView),
 }).openapi('ProcessDetail');
@@ -63,6 +79,7 @@ export const TaskView = z
     completedBy: z.string().nullable(),
     completedAt: Iso.nullable(),
     createdAt: Iso,
+    assigneeUserId: z.string().nullable().openapi({ description: 'The user of the party the task is assigned to; null: the whole party.' }),
   })
   .openapi('Task');
 

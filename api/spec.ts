@@ -6,7 +6,7 @@ import { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Principal } from '../db/api-keys';
 import { principalOf } from './auth';
-import { parseOrThrow } from './errors';
+import { parseOrThrow, unsupportedMediaType } from './errors';
 
 extendZodWithOpenApi(z);
 
@@ -31,6 +31,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   path: string;
   summary: string;
   description?: string;
+  /** Defaults to method + path words (`postTasksTaskIdComplete`); unique across the API. */
+  operationId?: string;
   tags: string[];
   /** Routes are authenticated unless they say otherwise. */
   public?: boolean;
@@ -55,6 +57,8 @@ const problemResponses = {
   400: 'Invalid request: each failing field is listed in `errors`',
   401: 'Missing, unknown or revoked API key',
   404: 'Not found, or not visible to the caller',
+  413: 'The request body exceeds the size limit',
+  415: 'The request body is not `application/json`',
 } as const;
 
 export class ApiSpec {
@@ -78,6 +82,7 @@ export class ApiSpec {
     for (const [status, description] of Object.entries(problemResponses)) {
       if (status === '401' && spec.public) continue;
       if (status === '400' && !spec.params && !spec.query && !spec.body) continue;
+      if ((status === '413' || status === '415') && !spec.body) continue;
       responses[status] ??= { description, content: { 'application/problem+json': { schema: ProblemSchema } } };
     }
     for (const [status, r] of Object.entries(spec.responses)) {
@@ -89,7 +94,7 @@ export class ApiSpec {
       summary: spec.summary,
       description: spec.description,
       tags: spec.tags,
-      operationId: operationId(spec.method, spec.path),
+      operationId: spec.operationId ?? operationId(spec.method, spec.path),
       security: spec.public ? [] : [{ apiKey: [] }],
       request: {
         ...(spec.params ? { params: spec.params } : {}),
@@ -102,7 +107,11 @@ export class ApiSpec {
     this.routes.push({ method: spec.method, path: this.prefix + spec.path });
 
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+    const template = this.prefix + spec.path;
     router[spec.method](expressPath, async (req, res) => {
+      req.routeTemplate = template;
+      // A body that is not JSON was not parsed: refuse it rather than validate "no body".
+      if (spec.body && req.is(['application/json', '+json']) === false) throw unsupportedMediaType();
       const ctx = {
         req,
         res,
@@ -129,10 +138,27 @@ export class ApiSpec {
         description: 'Runs the work of IT-outsourcing contracts: start processes, work your inbox, read the evidence.',
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
-      servers: info.servers ?? [{ url: '/' }],
+      servers: info.servers ?? [{ url: '/', description: 'This deployment' }],
+      security: [{ apiKey: [] }],
+      tags: this.tags(),
     });
   }
+
+  /** The tags routes use, each described (a new area adds its line to TAG_DESCRIPTIONS). */
+  private tags(): { name: string; description: string }[] {
+    const used = new Set(this.registry.definitions.flatMap((d) => (d.type === 'route' ? (d.route.tags ?? []) : [])));
+    return [...used].sort().map((name) => ({ name, description: TAG_DESCRIPTIONS[name] ?? `${name} routes` }));
+  }
 }
+
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  administration: 'Parties, their users, agents, API keys and webhooks (admin role).',
+  agents: "A party agent's jobs: fetch, heartbeat, report the result.",
+  contracts: 'Contracts, their immutable versions, activation, termination and coverage.',
+  processes: 'Start, read and cancel processes; read their tamper-evident journal.',
+  schedules: "The contract's recurring work as Temporal Schedules: list, pause, resume, trigger.",
+  tasks: "The party's inbox: read, complete and reassign human tasks.",
+};
 
 function operationId(method: Method, path: string): string {
   const words = path.split('/').filter(Boolean).map((p) => p.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : '')));

@@ -1,5 +1,7 @@
 // What the API shows of stored rows: camelCase, ISO dates, nothing internal.
-import type { JournalRow, ProcessRow, TaskRow } from '../db/schema';
+import type { ContractWithParties } from '../db/contracts';
+import type { ContractVersionRow, JournalRow, ProcessRow, TaskRow } from '../db/schema';
+import { badRequest } from './errors';
 
 const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
 
@@ -34,7 +36,46 @@ export function taskView(t: TaskRow) {
     completedBy: t.completed_by,
     completedAt: iso(t.completed_at),
     createdAt: iso(t.created_at),
+    assigneeUserId: t.assignee_user_id ?? null,
   };
+}
+
+export function contractView(c: ContractWithParties) {
+  return {
+    id: c.id,
+    providerId: c.provider_id,
+    clientId: c.client_id,
+    partyIds: c.party_ids,
+    status: c.status,
+    currentVersion: c.current_version,
+    currency: c.currency,
+    createdAt: iso(c.created_at),
+    updatedAt: iso(c.updated_at),
+    termination: c.terminated_at ? { at: iso(c.terminated_at), by: c.terminated_by, reason: c.termination_reason } : null,
+  };
+}
+
+export function contractVersionView(v: ContractVersionRow, document: unknown) {
+  return { contractId: v.contract_id, version: v.version, createdBy: v.created_by, createdAt: iso(v.created_at), document };
+}
+
+/** Page cursors are opaque to callers: base64url JSON of the last row's sort key. */
+export function encodeCursor(key: readonly (string | number | null)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/** The sort key of a cursor, or a 400 naming the `after` parameter. */
+export function decodeCursor(value: string, arity: number): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== arity || !parsed.every((p) => typeof p === 'string')) {
+    throw badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
+  }
+  return parsed as string[];
 }
 
 /**

@@ -19,6 +19,10 @@ const Env = z.object({
   MANDATE_CODEC_KEYS: z.string().optional(),
   MANDATE_ENGINE_CONFIG: z.string().min(1).default('examples/engine.yaml'),
   MANDATE_LOAD_EXAMPLES: Bool.default(true),
+  // With the examples: run the example contract's party agents (examples/agents/) in-process.
+  MANDATE_START_AGENTS: Bool.default(true),
+  // The engine worker's Temporal SDK metrics (Prometheus), e.g. 0.0.0.0:9464; unset = off.
+  MANDATE_WORKER_METRICS_ADDRESS: z.string().regex(/^[^\s/]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -117,3 +117,15 @@ export async function finishAgentJob(
     : query.where('status', '=', 'running').where('agent_id', '=', options.agentId);
   return query.returningAll().executeTakeFirst();
 }
+
+/** Puts a job this agent took back on offer (its pickup could not be told to the process, or the agent left before the answer). */
+export async function releaseAgentJob(db: Kysely<Schema>, id: string, agentId: string): Promise<boolean> {
+  const result = await db
+    .updateTable('agent_jobs')
+    .set({ status: 'offered', agent_id: null, picked_at: null, heartbeat_at: null })
+    .where('id', '=', id)
+    .where('agent_id', '=', agentId)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

@@ -16,6 +16,8 @@ export interface Principal {
   userId?: string;
   agentId?: string;
   roles: string[];
+  /** The deployment's MANDATE_ADMIN_KEY (not a stored key): admin of the provider. */
+  bootstrap?: true;
 }
 
 const KEY_PATTERN = /^mk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43,})$/;
@@ -88,4 +90,13 @@ export function listApiKeys(db: Kysely<Schema>, partyId: string) {
     .where('party_id', '=', partyId)
     .orderBy('created_at')
     .execute();
+}
+
+export function getApiKey(db: Kysely<Schema>, partyId: string, id: string) {
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'prefix', 'party_id', 'user_id', 'agent_id', 'roles', 'created_at', 'last_used_at', 'revoked_at'])
+    .where('id', '=', id)
+    .where('party_id', '=', partyId)
+    .executeTakeFirst();
 }

@@ -69,7 +69,8 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
 }
 
 async function migrateToLatest(db: Kysely<Schema>, log: DbLog | undefined): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  // Migrations land from parallel branches: a database may have run a later one first.
+  const migrator = new Migrator({ db, provider: migrationProvider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   for (const result of results ?? []) {
     if (result.status === 'Success') log?.info({ migration: result.migrationName }, 'migration applied');

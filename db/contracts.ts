@@ -1,6 +1,7 @@
 // Contracts and their immutable versions: an amendment is a new version, never an edit.
 import { sql, type Kysely } from 'kysely';
 import { jsonb } from './json';
+import { inTransaction } from './transaction';
 import type { ContractRow, ContractStatus, ContractVersionRow, Schema } from './schema';
 
 export interface CreateContractInput {
@@ -21,7 +22,7 @@ export async function createContract(
   db: Kysely<Schema>,
   input: CreateContractInput,
 ): Promise<{ contract: ContractWithParties; created: boolean }> {
-  const created = await db.transaction().execute(async (trx) => {
+  const created = await inTransaction(db, async (trx) => {
     const inserted = await trx
       .insertInto('contracts')
       .values({
@@ -61,7 +62,7 @@ export async function addContractVersion(
   db: Kysely<Schema>,
   input: AddContractVersionInput,
 ): Promise<ContractVersionRow | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     // The row lock on the contract serialises concurrent amendments.
     const bumped = await trx
       .updateTable('contracts')
@@ -89,9 +90,12 @@ export function setContractStatus(
   db: Kysely<Schema>,
   id: string,
   status: ContractStatus,
-  options: { from?: ContractStatus[] } = {},
+  options: { from?: ContractStatus[]; termination?: { by: string; reason: string } } = {},
 ): Promise<ContractRow | undefined> {
-  let query = db.updateTable('contracts').set({ status, updated_at: sql<Date>`now()` }).where('id', '=', id);
+  const termination = options.termination
+    ? { terminated_at: sql<Date>`now()`, terminated_by: options.termination.by, termination_reason: options.termination.reason }
+    : {};
+  let query = db.updateTable('contracts').set({ status, updated_at: sql<Date>`now()`, ...termination }).where('id', '=', id);
   if (options.from) {
     if (options.from.length === 0) return Promise.resolve(undefined);
     query = query.where('status', 'in', options.from);
@@ -134,6 +138,26 @@ export function listContractsForParty(
     .orderBy('c.id');
   if (filter.status?.length) query = query.where('c.status', 'in', filter.status);
   return query.execute();
+}
+
+export interface ContractPageFilter {
+  partyId: string;
+  status?: ContractStatus[];
+  limit: number;
+  /** The last contract id of the previous page. */
+  afterId?: string;
+}
+
+/** A page of the contracts a party is part of, by id; one more row than asked tells a next page exists. */
+export async function listContractsPage(db: Kysely<Schema>, filter: ContractPageFilter): Promise<{ contracts: ContractWithParties[]; more: boolean }> {
+  let query = withPartyIds(db)
+    .where('c.id', 'in', (eb) => eb.selectFrom('contract_parties').select('contract_id').where('party_id', '=', filter.partyId))
+    .orderBy('c.id')
+    .limit(filter.limit + 1);
+  if (filter.status?.length) query = query.where('c.status', 'in', filter.status);
+  if (filter.afterId !== undefined) query = query.where('c.id', '>', filter.afterId);
+  const rows = await query.execute();
+  return { contracts: rows.slice(0, filter.limit), more: rows.length > filter.limit };
 }
 
 /** True when the party is part of the contract (the 404 check of the API). */

@@ -101,3 +101,57 @@ export function listParties(db: Kysely<Schema>, filter: { ids?: string[]; kind?:
   if (filter.kind) query = query.where('kind', '=', filter.kind);
   return query.execute();
 }
+
+/** Inserts a new party; undefined when the id is taken (the API's 409). */
+export function createParty(db: Kysely<Schema>, party: PartyInput): Promise<PartyRow | undefined> {
+  return db
+    .insertInto('parties')
+    .values({ id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contracted_by: party.contractedBy ?? null })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Inserts a new user; undefined when the id is taken, in any party. */
+export function createUser(db: Kysely<Schema>, user: UserInput): Promise<UserRow | undefined> {
+  return db
+    .insertInto('users')
+    .values({ id: user.id, party_id: user.partyId, name: user.name ?? null, roles: user.roles, team: user.team ?? null })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Inserts a new agent; undefined when the id is taken, in any party. */
+export function createAgent(db: Kysely<Schema>, agent: AgentInput): Promise<AgentRow | undefined> {
+  return db
+    .insertInto('agents')
+    .values({ id: agent.id, party_id: agent.partyId, site: agent.site ?? null })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export function listUsers(db: Kysely<Schema>, partyId: string): Promise<UserRow[]> {
+  return db.selectFrom('users').selectAll().where('party_id', '=', partyId).orderBy('id').execute();
+}
+
+export function listAgents(db: Kysely<Schema>, partyId: string): Promise<AgentRow[]> {
+  return db.selectFrom('agents').selectAll().where('party_id', '=', partyId).orderBy('id').execute();
+}
+
+/** The deployment's provider (DESIGN: one deployment is run by one provider). */
+export function findProviderParty(db: Kysely<Schema>): Promise<PartyRow | undefined> {
+  return db.selectFrom('parties').selectAll().where('kind', '=', 'provider').orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+}
+
+/** The parties a party may see: itself and the parties of every contract it is part of. */
+export async function visiblePartyIds(db: Kysely<Schema>, partyId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('contract_parties')
+    .select('party_id')
+    .distinct()
+    .where('contract_id', 'in', (eb) => eb.selectFrom('contract_parties').select('contract_id').where('party_id', '=', partyId))
+    .execute();
+  return [...new Set([partyId, ...rows.map((r) => r.party_id)])];
+}

@@ -109,3 +109,45 @@ export function listProcesses(db: Kysely<Schema>, filter: ProcessFilter = {}): P
   if (filter.afterId) query = query.where('p.id', '>', filter.afterId);
   return query.execute();
 }
+
+export interface ProcessPageFilter {
+  /** Only processes of contracts this party is part of. */
+  partyId: string;
+  contractId?: string;
+  processType?: string;
+  status?: ProcessStatus[];
+  startedAfter?: Date;
+  startedBefore?: Date;
+  limit: number;
+  /** The last row of the previous page: its start instant (microseconds, as text) and id. */
+  after?: { startedAt: string; id: string };
+}
+
+export type ProcessPageRow = ProcessRow & { started_key: string };
+
+/**
+ * Processes newest first, then by id. The cursor keeps the start instant as PostgreSQL's
+ * own microsecond text, since a JavaScript Date would round it and skip or repeat rows.
+ */
+export async function listProcessesPage(db: Kysely<Schema>, filter: ProcessPageFilter): Promise<{ processes: ProcessPageRow[]; more: boolean }> {
+  const partyId = filter.partyId;
+  let query = db
+    .selectFrom('processes as p')
+    .selectAll('p')
+    .select(sql<string>`to_char(p.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('started_key'))
+    .where('p.contract_id', 'in', (eb) => eb.selectFrom('contract_parties').select('contract_id').where('party_id', '=', partyId))
+    .orderBy('p.started_at', 'desc')
+    .orderBy('p.id', 'desc')
+    .limit(filter.limit + 1);
+  if (filter.contractId) query = query.where('p.contract_id', '=', filter.contractId);
+  if (filter.processType) query = query.where('p.process_type', '=', filter.processType);
+  if (filter.status?.length) query = query.where('p.status', 'in', filter.status);
+  if (filter.startedAfter) query = query.where('p.started_at', '>=', filter.startedAfter);
+  if (filter.startedBefore) query = query.where('p.started_at', '<', filter.startedBefore);
+  if (filter.after) {
+    const { startedAt, id } = filter.after;
+    query = query.where(sql<boolean>`(p.started_at, p.id) < (${startedAt}::timestamptz, ${id})`);
+  }
+  const rows = await query.execute();
+  return { processes: rows.slice(0, filter.limit), more: rows.length > filter.limit };
+}

@@ -106,6 +106,18 @@ export function reopenTask(db: Kysely<Schema>, taskId: string, input: { claimedB
     .executeTakeFirst();
 }
 
+/** Assigns an open task of the party to one of its users. Undefined when the task is not open (or not the party's). */
+export function assignTask(db: Kysely<Schema>, input: { taskId: string; partyId: string; userId: string }): Promise<TaskRow | undefined> {
+  return db
+    .updateTable('tasks')
+    .set({ assignee_user_id: input.userId })
+    .where('id', '=', input.taskId)
+    .where('party_id', '=', input.partyId)
+    .where('status', '=', 'open')
+    .returningAll()
+    .executeTakeFirst();
+}
+
 export function getTask(db: Kysely<Schema>, id: string): Promise<TaskRow | undefined> {
   return db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -116,6 +128,10 @@ export interface TaskListFilter {
   processId?: string;
   team?: string;
   dueBefore?: Date | string;
+  /** Tasks of the processes of this contract. */
+  contractId?: string;
+  /** A user id: tasks assigned to that user; null: tasks assigned to nobody. */
+  assigneeUserId?: string | null;
   limit: number;
   /** The `next` cursor of the previous page. */
   after?: string;
@@ -169,6 +185,13 @@ export async function listTasksForParty(db: Kysely<Schema>, filter: TaskListFilt
   if (filter.processId) query = query.where('process_id', '=', filter.processId);
   if (filter.team) query = query.where('team', '=', filter.team);
   if (filter.dueBefore) query = query.where('due_at', '<', new Date(filter.dueBefore));
+  if (filter.contractId) {
+    const contractId = filter.contractId;
+    query = query.where('process_id', 'in', (eb) => eb.selectFrom('processes').select('id').where('contract_id', '=', contractId));
+  }
+  if (filter.assigneeUserId !== undefined) {
+    query = filter.assigneeUserId === null ? query.where('assignee_user_id', 'is', null) : query.where('assignee_user_id', '=', filter.assigneeUserId);
+  }
   if (filter.after) {
     const [dueIso, id] = decodeCursor(filter.after);
     const dueAt = dueIso === null ? null : new Date(dueIso);

@@ -50,6 +50,52 @@ export const EmployeeOnboardingInput = z.strictObject({
 });
 export type EmployeeOnboardingInput = z.infer<typeof EmployeeOnboardingInput>;
 
+const Priority = z.enum(['P1', 'P2', 'P3', 'P4']);
+const AssetId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected an asset id of the scope');
+
+export const IncidentInput = z.strictObject({
+  title: z.string().min(1).max(200),
+  description: z.string().max(5000).default(''),
+  /** The reporter's view; triage sets the priority that counts. */
+  priority: Priority.optional(),
+  source: z.strictObject({
+    kind: z.enum(['client', 'monitoring', 'process']),
+    /** Monitoring alert key, or the id of the process that opened it. */
+    ref: z.string().max(200).optional(),
+  }),
+  asset: AssetId.optional(),
+});
+export type IncidentInput = z.infer<typeof IncidentInput>;
+
+export const BackupInput = z.strictObject({
+  /** Defaults to every asset of the contract's backup policy. */
+  assets: z.array(AssetId).min(1).optional(),
+  /** The business day the run belongs to (scheduled runs: from the scheduled time). */
+  day: IsoDate.optional(),
+});
+export type BackupInput = z.infer<typeof BackupInput>;
+
+export const RestoreTestInput = z.strictObject({
+  /** Defaults to the first asset of the backup policy. */
+  asset: AssetId.optional(),
+  /** Defaults to the asset's latest verified backup. */
+  backupId: z.string().max(200).optional(),
+});
+export type RestoreTestInput = z.infer<typeof RestoreTestInput>;
+
+export const PatchCycleInput = z.strictObject({
+  /** Typed by the contract's change policy. */
+  changeType: z.enum(['standard', 'normal', 'emergency']),
+  /** For a standard change: which pre-approved change of the policy this is. */
+  standardChange: z.string().optional(),
+  assets: z.array(AssetId).min(1),
+  batchSize: z.number().int().min(1).max(100).default(1),
+  /** The maintenance window to run in (default: the first one of the contract). */
+  window: z.string().optional(),
+  patches: z.string().max(500).default('all-security'),
+});
+export type PatchCycleInput = z.infer<typeof PatchCycleInput>;
+
 const definitions = {
   'employee-onboarding': {
     key: 'employee-onboarding',
@@ -58,6 +104,38 @@ const definitions = {
     activityKeys: ['hr.request-account', 'iam.create-accounts', 'iam.grant-privileged', 'equipment.ship-laptop', 'onboarding.confirm'],
     starts: [],
     input: EmployeeOnboardingInput,
+  },
+  incident: {
+    key: 'incident',
+    title: 'Incident',
+    services: ['support', 'security-monitoring'],
+    activityKeys: ['incident.triage', 'incident.resolve', 'incident.confirm'],
+    starts: [],
+    input: IncidentInput,
+  },
+  backup: {
+    key: 'backup',
+    title: 'Backup run',
+    services: ['mco'],
+    activityKeys: ['backup.run', 'backup.verify'],
+    starts: ['incident'],
+    input: BackupInput,
+  },
+  'restore-test': {
+    key: 'restore-test',
+    title: 'Restore test',
+    services: ['mco'],
+    activityKeys: ['backup.restore-test'],
+    starts: ['incident'],
+    input: RestoreTestInput,
+  },
+  'patch-cycle': {
+    key: 'patch-cycle',
+    title: 'Patch cycle',
+    services: ['mco'],
+    activityKeys: ['change.patch', 'vm.snapshot', 'vm.patch', 'vm.health-check', 'vm.restore-snapshot', 'change.report'],
+    starts: ['incident'],
+    input: PatchCycleInput,
   },
 } as const satisfies Record<string, ProcessDefinition>;
 

@@ -6,20 +6,24 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { loadEngineConfig, webhookSecret } from '../config/engine-config';
 import { openDatabase, type Database } from '../db/connection';
 import { listContractsForParty } from '../db/contracts';
+import { createSecretBox } from '../db/secret-box';
 import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../temporal/codec';
 import { connectTemporal, type TemporalHandle } from '../temporal/client';
 import { startEngineWorker, type EngineWorker } from '../worker/engine-worker';
-import { createOutboxDispatcher, type OutboxDispatcher } from '../worker/outbox-dispatcher';
+import { createOutboxDispatcher, subscriptionEndpoints, type OutboxDispatcher } from '../worker/outbox-dispatcher';
+import { workerTelemetry } from '../worker/metrics';
 import { createApp } from '../api/app';
+import { createLogger } from '../api/observability';
 import { reconcileCompletingTasks } from '../api/services/tasks';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
+import { startExampleAgents } from '../agent/example-agents';
 import { issueExampleKeys, loadContract, readContractFile, writeKeysFile, type ExampleKey } from './load-example';
 
 export interface MandateOptions {
@@ -41,18 +45,25 @@ export interface Mandate {
 
 export async function startMandate(opts: MandateOptions): Promise<Mandate> {
   const { config } = opts;
-  const log = opts.log ?? pino({ level: config.LOG_LEVEL, redact: ['*.key', '*.secret', '*.authorization', 'key', 'secret'] });
-  installSdkLogger(log);
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  installSdkRuntime(log, config.MANDATE_ROLE !== 'api' ? config.MANDATE_WORKER_METRICS_ADDRESS : undefined);
   const dataDir = path.resolve(config.MANDATE_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
+  // Stopped in reverse: HTTP (in-flight requests finish), worker (drains), dispatcher,
+  // Temporal client, database, dev server. Stopping twice waits for the first stop.
   const stops: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const fn of stops.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error while stopping'));
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const fn of [...stops].reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error while stopping'));
+    })());
 
   try {
     const engineConfig = loadEngineConfig(config.MANDATE_ENGINE_CONFIG);
-    const codec = new EncryptionCodec(parseCodecKeys(config.MANDATE_CODEC_KEYS ?? (await localCodecKeys(dataDir, log))));
+    const codecKeys = parseCodecKeys(config.MANDATE_CODEC_KEYS ?? (await localCodecKeys(dataDir, log)));
+    const codec = new EncryptionCodec(codecKeys);
+    // Webhook secrets and replayable responses are sealed at rest with keys derived from these.
+    const secretBox = createSecretBox(codecKeys);
 
     let devServer: DevServer | undefined;
     let temporalAddress = config.TEMPORAL_ADDRESS;
@@ -90,6 +101,23 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
     stops.push(() => temporal.close());
 
     if (config.MANDATE_ROLE !== 'api') {
+      const dispatcher: OutboxDispatcher = createOutboxDispatcher({
+        db: database.db,
+        log: log.child({ component: 'outbox' }),
+        // The party's webhook subscriptions; without any, the engine configuration's target.
+        endpointsFor: subscriptionEndpoints({
+          db: database.db,
+          secretBox,
+          fallback: (partyId) => {
+            const target = engineConfig.webhooks?.[partyId];
+            const secret = target && webhookSecret(target);
+            return target && secret ? { url: target.url, secret } : undefined;
+          },
+        }),
+      });
+      dispatcher.start();
+      stops.push(() => dispatcher.stop());
+
       const worker: EngineWorker = await startEngineWorker({
         temporalAddress,
         namespace: config.TEMPORAL_NAMESPACE,
@@ -102,25 +130,13 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
       });
       stops.push(() => worker.shutdown());
       worker.running.catch((err: unknown) => log.fatal({ err }, 'engine worker stopped'));
-
-      const dispatcher: OutboxDispatcher = createOutboxDispatcher({
-        db: database.db,
-        log: log.child({ component: 'outbox' }),
-        endpointFor: (partyId) => {
-          const target = engineConfig.webhooks?.[partyId];
-          const secret = target && webhookSecret(target);
-          return target && secret ? { url: target.url, secret } : undefined;
-        },
-      });
-      dispatcher.start();
-      stops.push(() => dispatcher.stop());
     }
 
     let apiUrl: string | undefined;
     if (config.MANDATE_ROLE !== 'worker') {
-      const apiDeps = { db: database.db, temporal, log };
+      const apiDeps = { db: database.db, temporal, log, adminKey: config.MANDATE_ADMIN_KEY, secretBox };
       const server = await listen(createApp(apiDeps), config.PORT);
-      stops.push(() => closeServer(server));
+      stops.push(() => closeServer(server, SHUTDOWN_GRACE_MS, log));
       const address = server.address();
       apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : config.PORT}`;
       // Completions the workflow did not confirm in time are delivered again, same update id.
@@ -131,6 +147,13 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
       stops.push(async () => clearInterval(timer));
     }
 
+    // The example contract's party agents, in-process, talking to this API (stopped first).
+    if (config.MANDATE_START_AGENTS && config.MANDATE_LOAD_EXAMPLES && opts.exampleContract !== '' && apiUrl) {
+      const contract = await readContractFile(opts.exampleContract ?? 'examples/contract.yaml');
+      const agents = await startExampleAgents({ db: database.db, contract, dataDir, apiUrl, log });
+      stops.push(() => agents.stop());
+    }
+
     return { apiUrl, temporalAddress, temporalUiUrl: devServer?.uiAddress, exampleKeys, database, stop };
   } catch (err) {
     await stop();
@@ -138,8 +161,11 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
   }
 }
 
-/** The SDK's own logs (bundling, worker states) go to our logger, at warn unless debugging. */
-function installSdkLogger(log: Logger): void {
+/**
+ * One SDK runtime: its logs (bundling, worker states) go to our logger, at warn unless
+ * debugging; its metrics to Prometheus on MANDATE_WORKER_METRICS_ADDRESS when set.
+ */
+function installSdkRuntime(log: Logger, metricsAddress: string | undefined): void {
   const level: LogLevel = log.isLevelEnabled('debug') ? 'DEBUG' : 'WARN';
   try {
     Runtime.install({
@@ -147,9 +173,12 @@ function installSdkLogger(log: Logger): void {
         const fn = l === 'ERROR' ? log.error : l === 'WARN' ? log.warn : log.debug;
         fn.call(log, { component: 'temporal-sdk', ...meta }, message);
       }),
+      telemetryOptions: workerTelemetry(metricsAddress),
     });
+    if (metricsAddress) log.info({ address: metricsAddress }, 'engine worker metrics on /metrics');
   } catch {
     // A runtime exists already (tests install their own): keep it.
+    if (metricsAddress) log.warn({ address: metricsAddress }, 'an SDK runtime was installed already: worker metrics are not exported');
   }
 }
 
@@ -184,9 +213,22 @@ function listen(app: ReturnType<typeof createApp>, port: number): Promise<Server
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/** How long in-flight requests get to finish once the API stops accepting connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Stops accepting, lets in-flight requests finish (closing each connection as it goes idle), then cuts the rest. */
+function closeServer(server: Server, graceMs: number, log: Logger): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const force = setTimeout(() => {
+      log.warn({ graceMs }, 'requests still in flight at the end of the grace period: closing their connections');
+      server.closeAllConnections();
+    }, graceMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(force);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }

@@ -3,8 +3,12 @@ import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { claimDueOutbox, markNoEndpoint, markOutboxFailed, markOutboxSent, parkOutbox } from '../db/outbox';
 import type { OutboxRow, Schema } from '../db/schema';
+import type { SecretBox } from '../db/secret-box';
+import { activeWebhookSubscriptions, eventMatches, recordDeliveries } from '../db/webhooks';
 
 export interface WebhookEndpoint {
+  /** Names the endpoint in `outbox.delivered_to`: a subscription id, or `config`. */
+  id?: string;
   url: string;
   secret: string;
 }
@@ -18,7 +22,13 @@ export interface DispatcherLog {
 
 export interface OutboxDispatcherOptions {
   db: Kysely<Schema>;
-  endpointFor: (partyId: string) => WebhookEndpoint | undefined | Promise<WebhookEndpoint | undefined>;
+  /**
+   * Every endpoint a party's notification of `event` goes to. A row is sent once each of them
+   * answered 2xx; a retry goes only to the ones that have not (`outbox.delivered_to`).
+   */
+  endpointsFor?: (partyId: string, event: string) => WebhookEndpoint[] | Promise<WebhookEndpoint[]>;
+  /** One endpoint per party, whatever the event (kept for simple set-ups and tests). */
+  endpointFor?: (partyId: string) => WebhookEndpoint | undefined | Promise<WebhookEndpoint | undefined>;
   log: DispatcherLog;
   fetchImpl?: typeof fetch;
   maxAttempts?: number;
@@ -54,10 +64,32 @@ export function backoffDelayMs(attempts: number, baseDelayMs: number, maxDelayMs
   return Math.min(baseDelayMs * 2 ** attempts, maxDelayMs);
 }
 
+/**
+ * The lookup the launcher uses: the party's active subscriptions whose events match; a party
+ * with no active subscription at all falls back to the engine configuration's target (`config`).
+ */
+export function subscriptionEndpoints(options: {
+  db: Kysely<Schema>;
+  secretBox: SecretBox;
+  fallback?: (partyId: string) => Omit<WebhookEndpoint, 'id'> | undefined;
+}): (partyId: string, event: string) => Promise<WebhookEndpoint[]> {
+  return async (partyId, event) => {
+    const subscriptions = await activeWebhookSubscriptions(options.db, partyId);
+    if (subscriptions.length === 0) {
+      const target = options.fallback?.(partyId);
+      return target ? [{ ...target, id: 'config' }] : [];
+    }
+    return subscriptions
+      .filter((s) => eventMatches(s.events, event))
+      .map((s) => ({ id: s.id, url: s.url, secret: options.secretBox.open(s.secret, `webhook:${s.id}`) }));
+  };
+}
+
 export function createOutboxDispatcher(options: OutboxDispatcherOptions): OutboxDispatcher {
   const {
     db,
     endpointFor,
+    endpointsFor,
     log,
     fetchImpl = fetch,
     maxAttempts = 8,
@@ -70,9 +102,21 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
   // Longer than one round (all sends run at once, each bounded by the timeout).
   const leaseMs = Math.max(60_000, requestTimeoutMs * 3);
 
+  async function lookup(row: OutboxRow): Promise<Required<WebhookEndpoint>[]> {
+    if (endpointsFor) return (await endpointsFor(row.party_id, row.event)).map((e, i) => ({ ...e, id: e.id ?? `endpoint-${i}` }));
+    const endpoint = await endpointFor?.(row.party_id);
+    return endpoint ? [{ ...endpoint, id: endpoint.id ?? 'default' }] : [];
+  }
+
   async function deliver(row: OutboxRow, now: Date): Promise<keyof DispatchResult> {
-    const endpoint = await endpointFor(row.party_id);
-    if (!endpoint) {
+    let endpoints: Required<WebhookEndpoint>[];
+    try {
+      endpoints = await lookup(row);
+    } catch (err) {
+      // E.g. a subscription whose secret no configured key opens: a failure, retried later.
+      return fail(row, now, `endpoint lookup failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (endpoints.length === 0) {
       await markNoEndpoint(db, row.id);
       log.debug?.({ outboxId: row.id, partyId: row.party_id, event: row.event }, 'no webhook endpoint for party');
       return 'noEndpoint';
@@ -84,12 +128,19 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
       payload: row.payload,
       createdAt: row.created_at.toISOString(),
     });
-    const error = await post(endpoint, row, body);
-    if (error === undefined) {
+    const due = endpoints.filter((e) => !row.delivered_to.includes(e.id));
+    const outcomes = await Promise.all(due.map(async (e) => ({ id: e.id, error: await post(e, row, body) })));
+    await recordDeliveries(db, row.id, outcomes.filter((o) => o.error === undefined).map((o) => o.id));
+    const failures = outcomes.filter((o): o is { id: string; error: string } => o.error !== undefined);
+    if (failures.length === 0) {
       await markOutboxSent(db, row.id, new Date());
-      log.info({ outboxId: row.id, partyId: row.party_id, event: row.event, attempts: row.attempts + 1 }, 'webhook sent');
+      log.info({ outboxId: row.id, partyId: row.party_id, event: row.event, endpoints: endpoints.length, attempts: row.attempts + 1 }, 'webhook sent');
       return 'sent';
     }
+    return fail(row, now, endpoints.length === 1 ? failures[0]!.error : failures.map((f) => `${f.id}: ${f.error}`).join('; '));
+  }
+
+  async function fail(row: OutboxRow, now: Date, error: string): Promise<keyof DispatchResult> {
     const attempts = row.attempts + 1;
     if (attempts >= maxAttempts) {
       await parkOutbox(db, row.id, { error });

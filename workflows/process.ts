@@ -87,6 +87,16 @@ export class ProcessRun {
     this.deferred = mergeEffects(this.deferred, effects);
   }
 
+  /**
+   * Puts back a record handed to an activity that may not have written it (cancelled,
+   * failed): the next write carries it again, and every part of a write is idempotent.
+   */
+  restore(record: StepRecord): void {
+    this.buffered = [...record.entries, ...this.buffered];
+    const { processId: _p, entries: _e, ...effects } = record;
+    this.deferred = mergeEffects(effects, this.deferred);
+  }
+
   /** Everything not yet written, as one record; the caller must write it. */
   take(effects: Omit<StepRecord, 'processId' | 'entries'> = {}): StepRecord {
     const record: StepRecord = { processId: this.processId, entries: this.buffered, ...mergeEffects(this.deferred, effects) };

@@ -123,7 +123,14 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
       const idempotencyKey = `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`;
       try {
         // The engine activity first writes what earlier steps left (one transaction), then acts.
-        const output = await engine.runEngineAction({ action: r.action ?? '', params: spec.params ?? {}, idempotencyKey, record: run.take() });
+        const carried = run.take();
+        let output: unknown;
+        try {
+          output = await engine.runEngineAction({ action: r.action ?? '', params: spec.params ?? {}, idempotencyKey, record: carried });
+        } catch (err) {
+          run.restore(carried);
+          throw err;
+        }
         run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { output } });
         return { outcome: 'done', output };
       } catch (err) {
@@ -194,7 +201,11 @@ async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpe
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
   });
   try {
-    const output = await agent.awaitAgentResult({ jobId: job.id, record: run.take() });
+    const carried = run.take();
+    const output = await agent.awaitAgentResult({ jobId: job.id, record: carried }).catch((err: unknown) => {
+      run.restore(carried);
+      throw err;
+    });
     run.holdBy(run.providerId);
     // The agent that took the job last (another one may have taken it over after a crash).
     const agentId = run.jobs.get(job.id)?.agentId;

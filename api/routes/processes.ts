@@ -2,16 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Router } from 'express';
 import { z } from 'zod';
 import { getContract } from '../../db/contracts';
-import { getProcess } from '../../db/processes';
+import { getProcess, listProcessesPage } from '../../db/processes';
 import { readJournal, verifyJournal } from '../../db/journal';
 import type { Principal } from '../../db/api-keys';
-import { processStateQuery } from '../../workflows/definitions';
+import { processStateQuery, type ProcessState } from '../../workflows/definitions';
 import type { ApiDeps } from '../app';
 import { badRequest, notFound } from '../errors';
 import type { ApiSpec } from '../spec';
-import { JournalView, ProcessDetail, ProcessView } from '../schemas';
-import { startProcess } from '../services/processes';
-import { processView, journalView } from '../views';
+import { JournalView, ProcessDetail, ProcessPage, ProcessView } from '../schemas';
+import { statusList } from '../schemas/contracts';
+import { cancelProcess, startProcess } from '../services/processes';
+import { decodeCursor, encodeCursor, processView, journalView } from '../views';
 
 const BusinessKey = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits and . _ : - (1 to 128)');
 const StartBody = z
@@ -23,6 +24,18 @@ const StartBody = z
   .strict()
   .openapi('StartProcess');
 const ContractParams = z.object({ contractId: z.string().min(1) });
+const ProcessQuery = z
+  .object({
+    contractId: z.string().min(1).optional(),
+    type: z.string().min(1).optional(),
+    status: statusList(z.enum(['running', 'completed', 'failed', 'cancelled'])).openapi({ description: 'One status or several (comma-separated or repeated).' }),
+    startedAfter: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Started at or after this instant.' }),
+    startedBefore: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Started before this instant.' }),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    after: z.string().optional().openapi({ description: 'The `next` cursor of the previous page.' }),
+  })
+  .strict();
+const CancelBody = z.object({ reason: z.string().trim().min(1).max(2000) }).strict().openapi('CancelProcess');
 const ProcessParams = z.object({ processId: z.string().min(1).openapi({ example: 'mandate:ctr-martin-2027:employee-onboarding:emp-0042' }) });
 
 /** A process is visible to the parties of its contract; to anyone else it does not exist. */
@@ -33,7 +46,58 @@ async function visibleProcess(deps: ApiDeps, principal: Principal, processId: st
   return { process, contract };
 }
 
+/** The current step as the caller may see it: only its own party's open tasks. */
+async function currentStepDetail(deps: ApiDeps, principal: Principal, state: ProcessState | undefined) {
+  const step = state?.currentStep;
+  if (!step) return null;
+  const mine = step.openTaskIds.length
+    ? await deps.db.selectFrom('tasks').select('id').where('id', 'in', step.openTaskIds).where('party_id', '=', principal.partyId).orderBy('id').execute()
+    : [];
+  return {
+    stepKey: step.stepKey,
+    clause: step.clause,
+    responsibleParty: step.responsibleParty,
+    phase: step.phase,
+    startedAt: step.startedAt,
+    dueAt: step.dueAt ?? null,
+    hardDeadlineAt: step.hardDeadlineAt ?? null,
+    myOpenTaskIds: mine.map((t) => t.id),
+  };
+}
+
 export function processRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
+  spec.route(
+    router,
+    {
+      method: 'get',
+      path: '/processes',
+      summary: 'Processes of the contracts my party is part of, newest first',
+      tags: ['processes'],
+      query: ProcessQuery,
+      responses: { 200: { description: 'A page of processes', schema: ProcessPage } },
+    },
+    async ({ res, query, principal }) => {
+      let after: { startedAt: string; id: string } | undefined;
+      if (query.after !== undefined) {
+        const [startedAt = '', id = ''] = decodeCursor(query.after, 2);
+        if (Number.isNaN(Date.parse(startedAt))) throw badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
+        after = { startedAt, id };
+      }
+      const page = await listProcessesPage(deps.db, {
+        partyId: principal.partyId,
+        contractId: query.contractId,
+        processType: query.type,
+        status: query.status,
+        startedAfter: query.startedAfter ? new Date(query.startedAfter) : undefined,
+        startedBefore: query.startedBefore ? new Date(query.startedBefore) : undefined,
+        limit: query.limit,
+        after,
+      });
+      const last = page.processes.at(-1);
+      res.json({ items: page.processes.map(processView), next: page.more && last ? encodeCursor([last.started_key, last.id]) : null });
+    },
+  );
+
   spec.route(
     router,
     {
@@ -76,13 +140,36 @@ export function processRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
     async ({ res, params, principal }) => {
       const { process, contract } = await visibleProcess(deps, principal, params.processId);
       const entries = await readJournal(deps.db, process.id);
-      let state: unknown;
+      let state: ProcessState | undefined;
       if (process.status === 'running') {
         state = await deps.temporal.client
           .withAbortSignal(AbortSignal.timeout(3000), () => deps.temporal.client.workflow.getHandle(process.id).query(processStateQuery))
           .catch(() => undefined);
       }
-      res.json({ ...processView(process), state, journal: journalView(entries, principal.partyId, contract) });
+      res.json({ ...processView(process), currentStepDetail: await currentStepDetail(deps, principal, state), state, journal: journalView(entries, principal.partyId, contract) });
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/processes/{processId}/cancel',
+      summary: 'Cancel a running process',
+      description: 'For operators of the provider or of the client. The process journals who cancelled it and why, then settles its open tasks as cancelled.',
+      tags: ['processes'],
+      params: ProcessParams,
+      body: CancelBody,
+      responses: {
+        202: { description: 'Cancellation requested; the status becomes `cancelled` when the process has wound down', schema: ProcessView },
+        403: { description: 'Not an operator of the provider or of the client' },
+        409: { description: 'The process is not running; `status` is the current one' },
+      },
+    },
+    async ({ res, params, body, principal }) => {
+      const { process, contract } = await visibleProcess(deps, principal, params.processId);
+      const row = await cancelProcess(deps, principal, process, contract, body.reason);
+      res.status(202).json(processView(row));
     },
   );
 

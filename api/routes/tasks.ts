@@ -1,22 +1,27 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { getTask, listTasksForParty } from '../../db/tasks';
+import { InvalidCursorError, getTask, listTasksForParty } from '../../db/tasks';
 import type { ApiDeps } from '../app';
-import { notFound } from '../errors';
+import { badRequest, notFound } from '../errors';
 import type { ApiSpec } from '../spec';
 import { TaskPage, TaskView } from '../schemas';
-import { completeTask } from '../services/tasks';
+import { statusList } from '../schemas/contracts';
+import { completeTask, reassignTask } from '../services/tasks';
 import { taskView } from '../views';
 
 const TaskQuery = z
   .object({
-    status: z.enum(['open', 'completing', 'done', 'cancelled', 'expired']).default('open'),
+    status: statusList(z.enum(['open', 'completing', 'done', 'cancelled', 'expired'])).openapi({ description: 'One status or several (comma-separated or repeated); `open` when omitted.' }),
     processId: z.string().optional(),
+    contractId: z.string().optional(),
+    dueBefore: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Due before this instant (tasks with no due date are left out).' }),
+    assignee: z.enum(['me', 'unassigned']).optional().openapi({ description: '`me`: tasks assigned to the caller; `unassigned`: tasks assigned to nobody.' }),
     limit: z.coerce.number().int().min(1).max(200).default(50),
     after: z.string().optional().openapi({ description: 'The `next` cursor of the previous page.' }),
   })
   .strict();
 const TaskParams = z.object({ taskId: z.string().min(1) });
+const ReassignBody = z.object({ userId: z.string().min(1) }).strict().openapi('ReassignTask');
 const CompleteBody = z
   .object({
     decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval tasks only.' }),
@@ -31,8 +36,24 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
     router,
     { method: 'get', path: '/tasks', summary: "My party's inbox", tags: ['tasks'], query: TaskQuery, responses: { 200: { description: 'A page of tasks', schema: TaskPage } } },
     async ({ res, query, principal }) => {
-      const page = await listTasksForParty(deps.db, { partyId: principal.partyId, status: [query.status], processId: query.processId, limit: query.limit, after: query.after });
-      res.json({ items: page.tasks.map(taskView), next: page.next ?? null });
+      if (query.assignee === 'me' && !principal.userId) throw badRequest('assignee=me needs a user key', [{ path: 'query.assignee', message: 'an agent key has no tasks assigned to it' }]);
+      const assigneeUserId = query.assignee === 'me' ? principal.userId : query.assignee === 'unassigned' ? null : undefined;
+      try {
+        const page = await listTasksForParty(deps.db, {
+          partyId: principal.partyId,
+          status: query.status ?? ['open'],
+          processId: query.processId,
+          contractId: query.contractId,
+          dueBefore: query.dueBefore,
+          assigneeUserId,
+          limit: query.limit,
+          after: query.after,
+        });
+        res.json({ items: page.tasks.map(taskView), next: page.next ?? null });
+      } catch (err) {
+        if (err instanceof InvalidCursorError) throw badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
+        throw err;
+      }
     },
   );
 
@@ -67,6 +88,28 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
     async ({ res, params, body, principal }) => {
       const result = await completeTask({ db: deps.db, client: deps.temporal.client, log: deps.log, updateWaitMs: deps.updateWaitMs ?? 10_000 }, principal, params.taskId, body ?? {});
       res.status(result.status).json(taskView(result.task));
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/tasks/{taskId}/reassign',
+      summary: 'Assign an open task of my party to one of its users',
+      description: 'The user must belong to my party and hold a role that can complete the task (approver for approvals). Four-eyes is still checked by the process when the task is completed.',
+      tags: ['tasks'],
+      params: TaskParams,
+      body: ReassignBody,
+      responses: {
+        200: { description: 'The task, assigned', schema: TaskView },
+        403: { description: 'Only an admin or operator of the party (or an approver, for approvals) reassigns' },
+        409: { description: 'The task is no longer open' },
+        422: { description: 'The user is not of my party or cannot complete this kind of task' },
+      },
+    },
+    async ({ res, params, body, principal }) => {
+      res.json(taskView(await reassignTask(deps.db, principal, params.taskId, body.userId)));
     },
   );
 }

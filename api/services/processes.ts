@@ -1,19 +1,20 @@
 // Starting a process: the API validates and records, Temporal runs, the workflow decides.
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../../db/schema';
 import type { Principal } from '../../db/api-keys';
 import { getContract, getContractVersion, isContractParty } from '../../db/contracts';
-import { registerProcess } from '../../db/processes';
+import { getProcess as getProcessRow, registerProcess } from '../../db/processes';
 import type { ProcessRow } from '../../db/schema';
 import { parseContract } from '../../domain/contract';
 import { getProcess } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
-import type { ProcessStart } from '../../workflows/definitions';
+import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
 import { WORKFLOW_TYPES } from '../../workflows/registry';
 import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../../workflows/search-attributes';
 import type { TemporalHandle } from '../../temporal/client';
-import { badRequest, fieldErrors, forbiddenAction, notFound, unprocessable } from '../errors';
+import { badRequest, conflict, fieldErrors, forbiddenAction, notFound, unprocessable } from '../errors';
+import { countProcessStarted } from '../observability';
 
 export interface StartRequest {
   type: string;
@@ -101,5 +102,34 @@ export async function startProcess(
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
+  if (registered.created) countProcessStarted(request.type);
   return registered;
+}
+
+/** Cancelling is for operators of the provider or of the client; the process journals who and why. */
+export async function cancelProcess(
+  deps: { db: Kysely<Schema>; temporal: TemporalHandle },
+  principal: Principal,
+  process: ProcessRow,
+  contract: { provider_id: string; client_id: string },
+  reason: string,
+): Promise<ProcessRow> {
+  if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
+    throw forbiddenAction('cancelling a process needs a user key with the operator role');
+  }
+  if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
+    throw forbiddenAction('only the provider or the client of a contract cancels its processes');
+  }
+  if (process.status !== 'running') throw conflict(`process ${process.id} is ${process.status}: only a running process is cancelled`, { status: process.status });
+  const handle = deps.temporal.client.workflow.getHandle(process.id);
+  const request: CancelRequest = { reason, userId: principal.userId, partyId: principal.partyId };
+  try {
+    await handle.signal(cancelProcessSignal, request);
+    await handle.cancel();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    // The run ended between the read and the signal: the index catches up on its own.
+    throw conflict(`process ${process.id} is no longer running`, { status: (await getProcessRow(deps.db, process.id))?.status ?? process.status });
+  }
+  return (await getProcessRow(deps.db, process.id)) ?? process;
 }

@@ -7,7 +7,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../../db/schema';
 import type { Principal } from '../../db/api-keys';
-import { claimTask, getTask, listCompletingTasks, reopenTask, settleTask } from '../../db/tasks';
+import { assignTask, claimTask, getTask, listCompletingTasks, reopenTask, settleTask } from '../../db/tasks';
+import { getUser } from '../../db/parties';
 import type { TaskRow } from '../../db/schema';
 import { completeTaskUpdate, type TaskCompletion } from '../../workflows/definitions';
 import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
@@ -85,4 +86,32 @@ export async function reconcileCompletingTasks(deps: { db: Kysely<Schema>; clien
     if (delivery.kind === 'gone') await settleTask(deps.db, task.id, { status: 'cancelled', at: new Date().toISOString() });
   }
   return stuck.length;
+}
+
+/** The roles that may complete a kind of task: the workflow's validator checks the same. */
+function canComplete(kind: TaskRow['kind'], roles: readonly string[]): boolean {
+  return kind === 'approve' ? roles.includes('approver') : roles.some((r) => r === 'operator' || r === 'approver' || r === 'admin');
+}
+
+/** Assigns an open task of my party to one of its users able to complete it. */
+export async function reassignTask(db: Kysely<Schema>, principal: Principal, taskId: string, userId: string): Promise<TaskRow> {
+  const task = await getTask(db, taskId);
+  if (!task || task.party_id !== principal.partyId) throw notFound(`task ${taskId}`);
+  const mayAssign = principal.userId !== undefined && (principal.roles.some((r) => r === 'admin' || r === 'operator') || (task.kind === 'approve' && principal.roles.includes('approver')));
+  if (!mayAssign) throw forbiddenAction('reassigning a task needs a user key with the admin or operator role (or approver, for approvals)');
+  const user = await getUser(db, userId);
+  // Another party's user is not named: it is simply not a user of mine.
+  if (!user || user.party_id !== principal.partyId) {
+    throw unprocessable('invalid-assignee', 'Invalid assignee', `${userId} is not a user of party ${principal.partyId}`, { errors: [{ path: 'body.userId', message: 'not a user of your party' }] });
+  }
+  if (!canComplete(task.kind, user.roles)) {
+    const needed = task.kind === 'approve' ? 'approver' : 'operator, approver or admin';
+    throw unprocessable('invalid-assignee', 'Invalid assignee', `${userId} cannot complete a ${task.kind} task: it needs the ${needed} role`, { errors: [{ path: 'body.userId', message: `needs the ${needed} role` }] });
+  }
+  const assigned = await assignTask(db, { taskId, partyId: principal.partyId, userId });
+  if (!assigned) {
+    const now = await getTask(db, taskId);
+    throw conflict(`task ${taskId} is ${now?.status ?? 'gone'}: only an open task is reassigned`, { taskStatus: now?.status });
+  }
+  return assigned;
 }

@@ -5,7 +5,7 @@ describe('catalogue', () => {
   it('when a process is looked up by key then its definition comes back, and nothing for an unknown key', () => {
     expect(getProcess('employee-onboarding')).toBe(PROCESSES['employee-onboarding']);
     expect(getProcess('employee-onboarding')?.services).toEqual(['bpo-hr']);
-    expect(getProcess('backup')).toBeUndefined();
+    expect(getProcess('contract-billing')).toBeUndefined();
     expect(getProcess('toString')).toBeUndefined();
   });
 

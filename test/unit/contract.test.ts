@@ -72,7 +72,7 @@ describe('parseContract', () => {
     ['an unknown service', (d) => { d.services = ['mco', 'coffee']; }, '/services/1', /unknown service "coffee"/],
     ['an escalation for a stranger', (d) => { d.escalation = { nobody: [{ level: 1, team: 'x', after: 'PT1H' }] }; }, '/escalation/nobody', /not a party/],
     ['an unknown emergency approver', (d) => { d.changePolicy.emergency.approver.party = 'nobody'; }, '/changePolicy/emergency/approver/party', /not a party/],
-    ['a schedule of an unknown process', (d) => { d.schedules = { nightly: { process: 'backup', calendar: { hour: 1 } } }; }, '/schedules/nightly/process', /unknown process "backup"/],
+    ['a schedule of an unknown process', (d) => { d.schedules = { nightly: { process: 'contract-billing', calendar: { hour: 1 } } }; }, '/schedules/nightly/process', /unknown process "contract-billing"/],
     ['a schedule in an unknown window', (d) => { d.schedules = { onboard: { process: 'employee-onboarding', calendar: { hour: 1 }, runIn: 'never' } }; }, '/schedules/onboard/runIn', /not a maintenance window/],
     ['an SLA calendar undefined', (d) => { d.slas = { support: { calendar: 'office', P1: { calendar: 'always', response: 'PT30M', resolution: 'PT4H' } } }; }, '/slas/support/P1/calendar', /calendar "always" is not defined/],
     ['business days with no calendar', (d) => { d.slas = { support: { P3: { response: 'PT4H', resolution: 'P3BD' } } }; }, '/slas/support/P3/resolution', /need a calendar/],

@@ -1,0 +1,85 @@
+// POSTs that create something (a key, a webhook secret) run once per Idempotency-Key: the
+// reservation, the work and the stored response commit together, so a retried POST gets the
+// first response (201 again, with `Idempotent-Replayed: true`) and never a second key.
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { Kysely } from 'kysely';
+import type { Principal } from '../db/api-keys';
+import { purgeIdempotencyKeys, reserveIdempotencyKey, storeIdempotentResponse } from '../db/idempotency';
+import type { Schema } from '../db/schema';
+import type { SecretBox } from '../db/secret-box';
+import { inTransaction } from '../db/transaction';
+import { badRequest, conflict, unprocessable } from './errors';
+
+export interface IdempotentResponse {
+  status: number;
+  body: unknown;
+  location?: string;
+}
+
+const KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+const PURGE_EVERY_MS = 3_600_000;
+let lastPurge = 0;
+
+/** JSON with sorted keys: the same body hashes the same whatever its key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function send(res: Response, response: IdempotentResponse): void {
+  if (response.location) res.location(response.location);
+  res.status(response.status).json(response.body);
+}
+
+/**
+ * Runs `handler` in a transaction (its writes must go through the `db` it is given). With an
+ * `Idempotency-Key` header, the same key and request replay the stored response and the same
+ * key with another request is 422. Errors are not stored: a failed request may be retried.
+ */
+export async function withIdempotency(
+  deps: { db: Kysely<Schema>; secretBox: SecretBox },
+  ctx: { req: Request; res: Response; principal: Principal },
+  handler: (db: Kysely<Schema>) => Promise<IdempotentResponse>,
+): Promise<void> {
+  const { req, res, principal } = ctx;
+  const key = req.get('idempotency-key');
+  if (key === undefined) {
+    send(res, await inTransaction(deps.db, handler));
+    return;
+  }
+  if (!KEY.test(key)) throw badRequest('the Idempotency-Key header is invalid', [{ path: 'header.idempotency-key', message: 'letters, digits and . _ : - (1 to 128)' }]);
+  const requestHash = createHash('sha256').update(canonical([req.method, req.baseUrl + req.path, req.body ?? null]), 'utf8').digest('hex');
+  const context = `idempotency:${principal.keyId}:${key}`;
+  // Responses past retention (they may hold sealed keys) go now and then, off the request path.
+  if (Date.now() - lastPurge > PURGE_EVERY_MS) {
+    lastPurge = Date.now();
+    void purgeIdempotencyKeys(deps.db).catch(() => undefined);
+  }
+
+  const outcome = await inTransaction(deps.db, async (trx) => {
+    const stored = await reserveIdempotencyKey(trx, { keyId: principal.keyId, key, requestHash });
+    if (stored) {
+      if (stored.request_hash !== requestHash) {
+        throw unprocessable('idempotency-key-reused', 'Idempotency key reused', 'this Idempotency-Key was sent with another request: use a new key for a new request');
+      }
+      let saved: { body: unknown; location?: string };
+      try {
+        saved = JSON.parse(deps.secretBox.open(stored.response_body ?? '', context)) as { body: unknown; location?: string };
+      } catch {
+        throw conflict('the response to this Idempotency-Key can no longer be replayed (the keys that sealed it are gone)');
+      }
+      return { replayed: true, response: { status: stored.response_status ?? 200, ...saved } };
+    }
+    const response = await handler(trx);
+    const sealedBody = deps.secretBox.seal(JSON.stringify({ body: response.body, location: response.location }), context);
+    await storeIdempotentResponse(trx, { keyId: principal.keyId, key, status: response.status, sealedBody });
+    return { replayed: false, response };
+  });
+  if (outcome.replayed) res.set('idempotent-replayed', 'true');
+  send(res, outcome.response);
+}

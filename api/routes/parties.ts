@@ -1,0 +1,114 @@
+// Parties, their users and their agents: administration routes (api/services/admin.ts says who).
+import type { Router } from 'express';
+import { listAgents, listUsers } from '../../db/parties';
+import type { ApiDeps } from '../app';
+import type { ApiSpec } from '../spec';
+import { AgentList, AgentView, CreateAgent, CreateParty, CreateUser, PartyList, PartyParams, PartyView, UserList, UserView } from '../schemas/admin';
+import { addAgent, addParty, addUser, administeredParty, agentView, partyView, userView, visibleParties, visibleParty } from '../services/admin';
+
+export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
+  const { db } = deps;
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/parties',
+      summary: 'Create a party',
+      description: 'Provider admins and MANDATE_ADMIN_KEY only. One provider per deployment: the bootstrap key creates it first.',
+      tags: ['administration'],
+      body: CreateParty,
+      responses: {
+        201: { description: 'Created', schema: PartyView },
+        403: { description: 'Not an admin of the provider' },
+        409: { description: 'The id is taken, or a provider exists already' },
+        422: { description: '`contractedBy` is not a provider or client of this deployment' },
+      },
+    },
+    async ({ res, body, principal }) => {
+      const party = await addParty(db, principal, body);
+      res.status(201).location(`/v1/parties/${party.id}`).json(partyView(party));
+    },
+  );
+
+  spec.route(
+    router,
+    { method: 'get', path: '/parties', summary: 'The parties I see: my own and those of my contracts (all of them for provider admins)', tags: ['administration'], responses: { 200: { description: 'Parties', schema: PartyList } } },
+    async ({ res, principal }) => {
+      res.json({ items: (await visibleParties(db, principal)).map(partyView) });
+    },
+  );
+
+  spec.route(
+    router,
+    { method: 'get', path: '/parties/{partyId}', summary: 'One party I see', tags: ['administration'], params: PartyParams, responses: { 200: { description: 'The party', schema: PartyView } } },
+    async ({ res, params, principal }) => {
+      res.json(partyView(await visibleParty(db, principal, params.partyId)));
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/parties/{partyId}/users',
+      summary: 'Add a user to a party',
+      tags: ['administration'],
+      params: PartyParams,
+      body: CreateUser,
+      responses: { 201: { description: 'Created', schema: UserView }, 403: { description: 'Not an admin of that party or of the provider' }, 409: { description: 'The user id is taken' } },
+    },
+    async ({ res, params, body, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      res.status(201).json(userView(await addUser(db, params.partyId, body)));
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'get',
+      path: '/parties/{partyId}/users',
+      summary: "A party's users",
+      tags: ['administration'],
+      params: PartyParams,
+      responses: { 200: { description: 'Users', schema: UserList }, 403: { description: 'Not an admin of that party or of the provider' } },
+    },
+    async ({ res, params, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      res.json({ items: (await listUsers(db, params.partyId)).map(userView) });
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/parties/{partyId}/agents',
+      summary: 'Add an agent (a program acting for the party) to a party',
+      tags: ['administration'],
+      params: PartyParams,
+      body: CreateAgent,
+      responses: { 201: { description: 'Created', schema: AgentView }, 403: { description: 'Not an admin of that party or of the provider' }, 409: { description: 'The agent id is taken' } },
+    },
+    async ({ res, params, body, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      res.status(201).json(agentView(await addAgent(db, params.partyId, body)));
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'get',
+      path: '/parties/{partyId}/agents',
+      summary: "A party's agents",
+      tags: ['administration'],
+      params: PartyParams,
+      responses: { 200: { description: 'Agents', schema: AgentList }, 403: { description: 'Not an admin of that party or of the provider' } },
+    },
+    async ({ res, params, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      res.json({ items: (await listAgents(db, params.partyId)).map(agentView) });
+    },
+  );
+}

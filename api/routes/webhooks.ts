@@ -1,0 +1,79 @@
+// A party's webhook subscriptions: where the outbox dispatcher sends its notifications.
+import type { Router } from 'express';
+import { disableWebhookSubscription, getWebhookSubscription, listWebhookSubscriptions } from '../../db/webhooks';
+import type { ApiDeps } from '../app';
+import { notFound, Problem } from '../errors';
+import { withIdempotency } from '../idempotency';
+import type { ApiSpec } from '../spec';
+import { CreatedWebhook, CreateWebhook, IdempotencyHeader, PartyParams, WebhookList, WebhookParams } from '../schemas/admin';
+import { addWebhook, administeredParty, webhookView } from '../services/admin';
+
+export function webhookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
+  const { db } = deps;
+
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/parties/{partyId}/webhooks',
+      summary: 'Subscribe an HTTPS endpoint to events of the party',
+      description:
+        'Events: a name (`step.completed`, `step.overdue`, `task.opened`…), a prefix (`step.*`) or `*`. The answer holds the signing secret once. ' +
+        "A party's subscriptions replace the engine configuration's webhook for that party. Send an `Idempotency-Key` so a retry does not subscribe twice.",
+      tags: ['administration'],
+      params: PartyParams,
+      body: CreateWebhook,
+      headers: IdempotencyHeader,
+      responses: {
+        201: { description: 'Subscribed', schema: CreatedWebhook },
+        403: { description: 'Not an admin of that party or of the provider' },
+        422: { description: 'An Idempotency-Key reused with another body' },
+        503: { description: 'No key to seal secrets is configured' },
+      },
+    },
+    async ({ req, res, params, body, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      const secretBox = deps.secretBox;
+      if (!secretBox) throw new Problem(503, 'not-configured', 'Not configured', 'webhook subscriptions need the deployment keys that seal their secrets');
+      await withIdempotency({ db, secretBox }, { req, res, principal }, async (trx) => {
+        const created = await addWebhook(trx, secretBox, params.partyId, body);
+        return { status: 201, body: created, location: `/v1/parties/${params.partyId}/webhooks/${created.id}` };
+      });
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'get',
+      path: '/parties/{partyId}/webhooks',
+      summary: "A party's webhook subscriptions (never their secrets)",
+      tags: ['administration'],
+      params: PartyParams,
+      responses: { 200: { description: 'Subscriptions', schema: WebhookList }, 403: { description: 'Not an admin of that party or of the provider' } },
+    },
+    async ({ res, params, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      res.json({ items: (await listWebhookSubscriptions(db, params.partyId)).map(webhookView) });
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'delete',
+      path: '/parties/{partyId}/webhooks/{webhookId}',
+      summary: 'Disable a webhook subscription',
+      description: 'Nothing more is sent to it; disabling it again is 204.',
+      tags: ['administration'],
+      params: WebhookParams,
+      responses: { 204: { description: 'Disabled' }, 403: { description: 'Not an admin of that party or of the provider' } },
+    },
+    async ({ res, params, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      if (!(await getWebhookSubscription(db, params.partyId, params.webhookId))) throw notFound(`webhook ${params.webhookId}`);
+      await disableWebhookSubscription(db, params.partyId, params.webhookId);
+      res.status(204).end();
+    },
+  );
+}

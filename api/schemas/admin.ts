@@ -1,0 +1,142 @@
+// Requests and responses of the administration routes (parties, users, agents, keys, webhooks).
+import { BlockList, isIP } from 'node:net';
+import { z } from 'zod';
+import '../spec';
+
+const Iso = z.string().openapi({ format: 'date-time', example: '2027-02-01T08:30:00.000Z' });
+
+/** Ids of parties, users and agents: unique per deployment, readable in URLs and logs. */
+export const Slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'a slug: lowercase letters, digits and inner hyphens (1 to 64)');
+export const UserRole = z.enum(['admin', 'operator', 'approver', 'viewer']);
+export const KeyRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent']);
+
+const distinct = (values: readonly string[]) => new Set(values).size === values.length;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const CreateParty = z
+  .strictObject({
+    id: Slug.openapi({ example: 'boulangeries-martin' }),
+    kind: z.enum(['provider', 'client', 'third-party']),
+    name: z.string().trim().min(1).max(200),
+    timezone: z.string().refine(isTimeZone, 'an IANA time zone, e.g. Europe/Paris').openapi({ example: 'Europe/Paris' }),
+    contractedBy: Slug.optional().openapi({ description: 'Third parties only: the party holding its contract (the provider for a subcontractor, a client for its own vendor).' }),
+  })
+  .superRefine((party, ctx) => {
+    if (party.kind === 'third-party' && party.contractedBy === undefined) ctx.addIssue({ code: 'custom', path: ['contractedBy'], message: 'a third party names who contracted it' });
+    if (party.kind !== 'third-party' && party.contractedBy !== undefined) ctx.addIssue({ code: 'custom', path: ['contractedBy'], message: 'only a third party is contracted by another party' });
+  })
+  .openapi('CreateParty');
+export type CreateParty = z.infer<typeof CreateParty>;
+
+export const CreateUser = z
+  .strictObject({
+    id: Slug.openapi({ example: 'u-dsi-paul' }),
+    name: z.string().trim().min(1).max(200).optional(),
+    roles: z.array(UserRole).min(1).refine(distinct, 'each role once'),
+    team: z.string().trim().min(1).max(64).optional(),
+  })
+  .openapi('CreateUser');
+export type CreateUser = z.infer<typeof CreateUser>;
+
+export const CreateAgent = z
+  .strictObject({ id: Slug.openapi({ example: 'martin-agent-lyon' }), site: z.string().trim().min(1).max(128).optional() })
+  .openapi('CreateAgent');
+export type CreateAgent = z.infer<typeof CreateAgent>;
+
+export const IssueApiKey = z
+  .strictObject({
+    userId: Slug.optional(),
+    agentId: Slug.optional(),
+    roles: z.array(KeyRole).min(1).refine(distinct, 'each role once').openapi({ description: "A subset of the holder's roles; an agent's key has exactly `agent`." }),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.userId === undefined) === (body.agentId === undefined)) ctx.addIssue({ code: 'custom', path: ['userId'], message: 'give exactly one of userId or agentId' });
+  })
+  .openapi('IssueApiKey');
+export type IssueApiKey = z.infer<typeof IssueApiKey>;
+
+// Webhooks are posted from inside the deployment: no internal addresses (a localhost receiver
+// belongs in the engine configuration). A DNS name is not resolved here.
+const internal = new BlockList();
+for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['224.0.0.0', 3]] as const) internal.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['::ffff:0:0', 96]] as const) internal.addSubnet(net, bits, 'ipv6');
+
+function isPublicHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal') || host.endsWith('.local')) return false;
+  const family = isIP(host);
+  if (family === 4) return !internal.check(host, 'ipv4');
+  if (family === 6) return !internal.check(host, 'ipv6');
+  return host.includes('.');
+}
+
+export const WebhookEvent = z
+  .string()
+  .regex(/^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?)$/, 'an event name (`step.completed`), a prefix (`step.*`) or `*`');
+
+export const CreateWebhook = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https$/, error: 'an https:// URL' })
+      .max(2048)
+      .refine((u) => !URL.canParse(u) || isPublicHost(new URL(u).hostname), 'a public host name (no localhost, private or link-local address)')
+      .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'no credentials in the URL: requests are signed with the secret')
+      .openapi({ example: 'https://hooks.martin.example/mandate' }),
+    events: z.array(WebhookEvent).min(1).max(32).refine(distinct, 'each event once').openapi({ example: ['step.completed', 'step.overdue'] }),
+  })
+  .openapi('CreateWebhook');
+export type CreateWebhook = z.infer<typeof CreateWebhook>;
+
+export const PartyView = z
+  .object({ id: z.string(), kind: z.enum(['provider', 'client', 'third-party']), name: z.string(), timezone: z.string(), contractedBy: z.string().nullable(), createdAt: Iso })
+  .openapi('Party');
+export const PartyList = z.object({ items: z.array(PartyView) }).openapi('PartyList');
+
+export const UserView = z
+  .object({ id: z.string(), partyId: z.string(), name: z.string().nullable(), roles: z.array(z.string()), team: z.string().nullable(), createdAt: Iso })
+  .openapi('User');
+export const UserList = z.object({ items: z.array(UserView) }).openapi('UserList');
+
+export const AgentView = z.object({ id: z.string(), partyId: z.string(), site: z.string().nullable(), roles: z.array(z.literal('agent')), createdAt: Iso }).openapi('Agent');
+export const AgentList = z.object({ items: z.array(AgentView) }).openapi('AgentList');
+
+export const ApiKeyView = z
+  .object({
+    id: z.string(),
+    prefix: z.string().openapi({ description: 'The visible part of the key (`mk_<prefix>_…`), to recognise it.' }),
+    partyId: z.string(),
+    userId: z.string().nullable(),
+    agentId: z.string().nullable(),
+    roles: z.array(z.string()),
+    createdAt: Iso,
+    lastUsedAt: Iso.nullable(),
+    revokedAt: Iso.nullable(),
+  })
+  .openapi('ApiKey');
+export const IssuedApiKey = ApiKeyView.extend({ key: z.string().openapi({ description: 'The key in clear: shown this once, never again.' }) }).openapi('IssuedApiKey');
+export const ApiKeyList = z.object({ items: z.array(ApiKeyView) }).openapi('ApiKeyList');
+
+export const WebhookView = z
+  .object({ id: z.string(), partyId: z.string(), url: z.string(), events: z.array(z.string()), createdAt: Iso, disabledAt: Iso.nullable() })
+  .openapi('WebhookSubscription');
+export const CreatedWebhook = WebhookView.extend({
+  secret: z.string().openapi({ description: 'The signing secret in clear: shown this once. Check `Mandate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>`.' }),
+}).openapi('CreatedWebhookSubscription');
+export const WebhookList = z.object({ items: z.array(WebhookView) }).openapi('WebhookSubscriptionList');
+
+export const PartyParams = z.object({ partyId: z.string().min(1).max(128) });
+export const KeyParams = PartyParams.extend({ keyId: z.string().min(1).max(128) });
+export const WebhookParams = PartyParams.extend({ webhookId: z.string().min(1).max(128) });
+export const IdempotencyHeader = z.object({
+  'idempotency-key': z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional().openapi({ description: 'A retry with the same key and body returns the first response; with another body, 422.' }),
+});

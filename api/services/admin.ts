@@ -1,0 +1,126 @@
+// Who administers what (DESIGN.md "Trust boundaries"): the provider's admins (and the
+// bootstrap MANDATE_ADMIN_KEY) administer every party; a party's own admins administer its
+// users, agents, keys and webhooks. A party the caller cannot see is 404, one it can see
+// but not administer is 403.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { getApiKey, issueApiKey, listApiKeys, type Principal } from '../../db/api-keys';
+import { createAgent, createParty, createUser, findProviderParty, getAgent, getParty, getUser, listParties, visiblePartyIds } from '../../db/parties';
+import type { AgentRow, PartyRow, Schema, UserRow, WebhookSubscriptionRow } from '../../db/schema';
+import type { SecretBox } from '../../db/secret-box';
+import { createWebhookSubscription } from '../../db/webhooks';
+import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
+import type { CreateAgent, CreateParty, CreateUser, CreateWebhook, IssueApiKey } from '../schemas/admin';
+
+const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
+
+/** An admin user key of the provider, or the bootstrap key. */
+export function isProviderAdmin(principal: Principal): boolean {
+  return principal.partyKind === 'provider' && principal.roles.includes('admin') && (principal.bootstrap === true || principal.userId !== undefined);
+}
+
+function administers(principal: Principal, partyId: string): boolean {
+  return isProviderAdmin(principal) || (principal.partyId === partyId && principal.userId !== undefined && principal.roles.includes('admin'));
+}
+
+/** The parties the caller sees: all of them for the provider's admins, else its own and its contracts' parties. */
+export async function visibleParties(db: Kysely<Schema>, principal: Principal): Promise<PartyRow[]> {
+  if (isProviderAdmin(principal)) return listParties(db);
+  return listParties(db, { ids: await visiblePartyIds(db, principal.partyId) });
+}
+
+export async function visibleParty(db: Kysely<Schema>, principal: Principal, partyId: string): Promise<PartyRow> {
+  const party = await getParty(db, partyId);
+  if (!party || !(isProviderAdmin(principal) || (await visiblePartyIds(db, principal.partyId)).includes(partyId))) throw notFound(`party ${partyId}`);
+  return party;
+}
+
+/** The party, when the caller administers it: 404 when invisible, 403 when visible only. */
+export async function administeredParty(db: Kysely<Schema>, principal: Principal, partyId: string): Promise<PartyRow> {
+  const party = await visibleParty(db, principal, partyId);
+  if (!administers(principal, partyId)) throw forbiddenAction(`administering party ${partyId} needs an admin key of that party or of the provider`);
+  return party;
+}
+
+const fieldProblem = (slug: string, title: string, path: string, message: string) => unprocessable(slug, title, message, { errors: [{ path, message }] });
+
+export async function addParty(db: Kysely<Schema>, principal: Principal, input: CreateParty): Promise<PartyRow> {
+  if (!isProviderAdmin(principal)) throw forbiddenAction("creating a party needs an admin key of the provider (or MANDATE_ADMIN_KEY)");
+  if (input.kind === 'provider') {
+    const provider = await findProviderParty(db);
+    if (provider) throw conflict(`this deployment is run by provider ${provider.id}: there is one provider per deployment`);
+  }
+  if (input.contractedBy !== undefined) {
+    const holder = await getParty(db, input.contractedBy);
+    if (!holder || holder.kind === 'third-party') throw fieldProblem('unknown-party', 'Unknown party', 'body.contractedBy', `${input.contractedBy} is not a provider or client of this deployment`);
+  }
+  const party = await createParty(db, input);
+  if (!party) throw conflict(`party ${input.id} exists`);
+  return party;
+}
+
+export async function addUser(db: Kysely<Schema>, partyId: string, input: CreateUser): Promise<UserRow> {
+  const user = await createUser(db, { id: input.id, partyId, name: input.name, roles: input.roles, team: input.team });
+  if (!user) throw conflict(`user ${input.id} exists`);
+  return user;
+}
+
+export async function addAgent(db: Kysely<Schema>, partyId: string, input: CreateAgent): Promise<AgentRow> {
+  const agent = await createAgent(db, { id: input.id, partyId, site: input.site });
+  if (!agent) throw conflict(`agent ${input.id} exists`);
+  return agent;
+}
+
+/** Issues a key to a user or an agent of the party; its roles are a subset of the holder's. */
+export async function addApiKey(db: Kysely<Schema>, partyId: string, input: IssueApiKey) {
+  if (input.userId !== undefined) {
+    const user = await getUser(db, input.userId);
+    if (!user || user.party_id !== partyId) throw fieldProblem('unknown-holder', 'Unknown key holder', 'body.userId', `${input.userId} is not a user of party ${partyId}`);
+    const extra = input.roles.filter((r) => !user.roles.includes(r));
+    if (extra.length > 0) throw fieldProblem('roles-not-held', 'Roles not held', 'body.roles', `user ${user.id} does not hold ${extra.join(', ')}: a key carries a subset of its holder's roles`);
+  } else {
+    const agent = input.agentId === undefined ? undefined : await getAgent(db, input.agentId);
+    if (!agent || agent.party_id !== partyId) throw fieldProblem('unknown-holder', 'Unknown key holder', 'body.agentId', `${input.agentId} is not an agent of party ${partyId}`);
+    if (input.roles.length !== 1 || input.roles[0] !== 'agent') throw fieldProblem('roles-not-held', 'Roles not held', 'body.roles', 'an agent key has exactly the role agent');
+  }
+  const holder = input.userId !== undefined ? { userId: input.userId } : { agentId: input.agentId! };
+  const issued = await issueApiKey(db, { partyId, roles: input.roles, ...holder });
+  const row = await getApiKey(db, partyId, issued.id);
+  return { ...apiKeyView(row!), key: issued.key };
+}
+
+export async function partyApiKeys(db: Kysely<Schema>, partyId: string) {
+  return (await listApiKeys(db, partyId)).map(apiKeyView);
+}
+
+/** A subscription with a new secret; only the sealed secret is stored. */
+export async function addWebhook(db: Kysely<Schema>, secretBox: SecretBox, partyId: string, input: CreateWebhook) {
+  const id = randomUUID();
+  const secret = `whsec_${randomBytes(32).toString('base64url')}`;
+  const row = await createWebhookSubscription(db, { id, partyId, url: input.url, events: input.events, sealedSecret: secretBox.seal(secret, `webhook:${id}`) });
+  return { ...webhookView(row), secret };
+}
+
+export function partyView(p: PartyRow) {
+  return { id: p.id, kind: p.kind, name: p.name, timezone: p.timezone, contractedBy: p.contracted_by, createdAt: iso(p.created_at)! };
+}
+
+export function userView(u: UserRow) {
+  return { id: u.id, partyId: u.party_id, name: u.name, roles: u.roles, team: u.team, createdAt: iso(u.created_at)! };
+}
+
+export function agentView(a: AgentRow) {
+  return { id: a.id, partyId: a.party_id, site: a.site, roles: ['agent' as const], createdAt: iso(a.created_at)! };
+}
+
+type ApiKeyListRow = Awaited<ReturnType<typeof listApiKeys>>[number];
+
+/** Never the hash: the prefix is how a holder recognises its key. */
+export function apiKeyView(k: ApiKeyListRow) {
+  return { id: k.id, prefix: k.prefix, partyId: k.party_id, userId: k.user_id, agentId: k.agent_id, roles: k.roles, createdAt: iso(k.created_at)!, lastUsedAt: iso(k.last_used_at), revokedAt: iso(k.revoked_at) };
+}
+
+/** Never the secret, sealed or not. */
+export function webhookView(w: WebhookSubscriptionRow) {
+  return { id: w.id, partyId: w.party_id, url: w.url, events: w.events, createdAt: iso(w.created_at)!, disabledAt: iso(w.disabled_at) };
+}

@@ -1,0 +1,381 @@
+// Administration through HTTP: parties, users, agents, API keys and webhook subscriptions,
+// with who may do what (bootstrap key, provider admin, client admin, viewer, operator, agent).
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { createLogger } from '../../api/observability';
+import { createContract } from '../../db/contracts';
+import { createSecretBox } from '../../db/secret-box';
+import type { TemporalHandle } from '../../temporal/client';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+const ADMIN_KEY = `bootstrap-${randomBytes(16).toString('hex')}`;
+const logged: string[] = [];
+const capture = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    logged.push(chunk.toString());
+    done();
+  },
+});
+
+let t: TestDatabase;
+let server: Server;
+let url: string;
+/** Who → clear key; `boot` is MANDATE_ADMIN_KEY. */
+const keys = new Map<string, string>([['boot', ADMIN_KEY]]);
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers of many shapes
+
+async function call(who: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const key = who === undefined ? undefined : (keys.get(who) ?? who);
+  const res = await fetch(url + path, {
+    method,
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get('content-type') ?? '', headers: res.headers, text, body: (text ? JSON.parse(text) : {}) as Json };
+}
+
+const paths = (res: { body: Json }) => ((res.body.errors ?? []) as { path: string }[]).map((e) => e.path);
+
+async function issue(who: string, partyId: string, holder: { userId?: string; agentId?: string }, roles: string[]) {
+  const res = await call(who, 'POST', `/v1/parties/${partyId}/keys`, { ...holder, roles });
+  expect(res.status, res.text).toBe(201);
+  return res.body as { id: string; key: string; prefix: string };
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  const app = createApp({
+    db: t.db,
+    // These routes never touch Temporal.
+    temporal: {} as TemporalHandle,
+    log: createLogger('trace', capture),
+    adminKey: ADMIN_KEY,
+    secretBox: createSecretBox([{ id: 'test', key: randomBytes(32) }]),
+  });
+  server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    server?.close(() => resolve());
+    server?.closeAllConnections();
+  });
+  await t?.drop();
+});
+
+describe('bootstrap: MANDATE_ADMIN_KEY on an empty deployment', () => {
+  it('when no provider exists yet, then the bootstrap key sees no party and creates the provider, once', async () => {
+    expect((await call('boot', 'GET', '/v1/parties')).body).toEqual({ items: [] });
+    const created = await call('boot', 'POST', '/v1/parties', { id: 'nuvola', kind: 'provider', name: 'Nuvola', timezone: 'Europe/Paris' });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe('/v1/parties/nuvola');
+    expect(created.body).toMatchObject({ id: 'nuvola', kind: 'provider', contractedBy: null });
+    const second = await call('boot', 'POST', '/v1/parties', { id: 'other-provider', kind: 'provider', name: 'Other', timezone: 'Europe/Paris' });
+    expect(second.status).toBe(409);
+    expect(second.type).toContain('application/problem+json');
+  });
+
+  it('when the bootstrap key builds the deployment, then parties, users, agents and keys exist', async () => {
+    for (const party of [
+      { id: 'martin', kind: 'client', name: 'Boulangeries Martin', timezone: 'Europe/Paris' },
+      { id: 'other', kind: 'client', name: 'Other Client', timezone: 'America/New_York' },
+      { id: 'dc-lyon', kind: 'third-party', name: 'DC Lyon', timezone: 'Europe/Paris', contractedBy: 'nuvola' },
+    ]) expect((await call('boot', 'POST', '/v1/parties', party)).status).toBe(201);
+    const users = [
+      ['nuvola', 'u-nadmin', ['admin', 'operator']],
+      ['nuvola', 'u-nop', ['operator']],
+      ['martin', 'u-madmin', ['admin']],
+      ['martin', 'u-mview', ['viewer', 'approver']],
+      ['other', 'u-oadmin', ['admin']],
+    ] as const;
+    for (const [partyId, id, roles] of users) {
+      const res = await call('boot', 'POST', `/v1/parties/${partyId}/users`, { id, roles, name: id });
+      expect(res.status, res.text).toBe(201);
+      expect(res.body).toMatchObject({ id, partyId, roles });
+    }
+    expect((await call('boot', 'POST', '/v1/parties/martin/agents', { id: 'martin-agent-1', site: 'lyon' })).body).toMatchObject({ id: 'martin-agent-1', partyId: 'martin', roles: ['agent'] });
+
+    keys.set('padmin', (await issue('boot', 'nuvola', { userId: 'u-nadmin' }, ['admin'])).key);
+    keys.set('operator', (await issue('boot', 'nuvola', { userId: 'u-nop' }, ['operator'])).key);
+    keys.set('cadmin', (await issue('boot', 'martin', { userId: 'u-madmin' }, ['admin'])).key);
+    keys.set('viewer', (await issue('boot', 'martin', { userId: 'u-mview' }, ['viewer'])).key);
+    keys.set('oadmin', (await issue('boot', 'other', { userId: 'u-oadmin' }, ['admin'])).key);
+    keys.set('agent', (await issue('boot', 'martin', { agentId: 'martin-agent-1' }, ['agent'])).key);
+    const revoked = await issue('boot', 'martin', { userId: 'u-madmin' }, ['admin']);
+    expect((await call('boot', 'DELETE', `/v1/parties/martin/keys/${revoked.id}`)).status).toBe(204);
+    keys.set('revoked', revoked.key);
+
+    // Nuvola and Martin share a contract (with Nuvola's data centre); "other" shares nothing.
+    await createContract(t.db, { id: 'ctr-martin', providerId: 'nuvola', clientId: 'martin', partyIds: ['dc-lyon'], currency: 'EUR', document: {}, createdBy: 'u-nadmin' });
+  });
+
+  it('when the bootstrap key is used, then it never reaches the logs', () => {
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.join('\n')).not.toContain(ADMIN_KEY);
+  });
+});
+
+describe('parties', () => {
+  it('when parties are listed, then each caller sees its own party and those of its contracts; provider admins see all', async () => {
+    const ids = async (who: string) => ((await call(who, 'GET', '/v1/parties')).body.items as { id: string }[]).map((p) => p.id);
+    expect(await ids('padmin')).toEqual(['dc-lyon', 'martin', 'nuvola', 'other']);
+    expect(await ids('boot')).toEqual(['dc-lyon', 'martin', 'nuvola', 'other']);
+    expect(await ids('cadmin')).toEqual(['dc-lyon', 'martin', 'nuvola']);
+    expect(await ids('agent')).toEqual(['dc-lyon', 'martin', 'nuvola']);
+    expect(await ids('operator')).toEqual(['dc-lyon', 'martin', 'nuvola']);
+    expect(await ids('oadmin')).toEqual(['other']);
+  });
+
+  it.each([
+    ['padmin', 200], ['boot', 200], ['cadmin', 200], ['viewer', 200], ['operator', 200], ['agent', 200],
+    ['oadmin', 404], [undefined, 401], ['revoked', 401], ['mk_000000000000_not-a-key-at-all-xxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 401],
+  ] as const)('when %s reads party martin, then %i', async (who, status) => {
+    const res = await call(who, 'GET', '/v1/parties/martin');
+    expect(res.status).toBe(status);
+    if (status === 200) expect(res.body).toMatchObject({ id: 'martin', kind: 'client', timezone: 'Europe/Paris' });
+    else expect(res.type).toContain('application/problem+json');
+  });
+
+  it('when a party does not exist, then it is 404 for everyone, provider admin included', async () => {
+    expect((await call('padmin', 'GET', '/v1/parties/nowhere')).status).toBe(404);
+    expect((await call('padmin', 'POST', '/v1/parties/nowhere/users', { id: 'u-x', roles: ['viewer'] })).status).toBe(404);
+    expect((await call('padmin', 'GET', '/v1/parties/nowhere/keys')).status).toBe(404);
+  });
+
+  it.each([['padmin', 201], ['boot', 201], ['cadmin', 403], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 403], [undefined, 401], ['revoked', 401]] as const)(
+    'when %s creates a party, then %i',
+    async (who, status) => {
+      const res = await call(who, 'POST', '/v1/parties', { id: `vendor-${String(who)}`, kind: 'third-party', name: 'Vendor', timezone: 'UTC', contractedBy: 'martin' });
+      expect(res.status).toBe(status);
+    },
+  );
+
+  it('when a party is invalid, then 400 names each field; a taken id is 409; an unknown contractor 422', async () => {
+    const missing = await call('padmin', 'POST', '/v1/parties', { id: 'Not A Slug', kind: 'vendor', timezone: 'Mars/Olympus' });
+    expect(missing.status).toBe(400);
+    expect(missing.type).toContain('application/problem+json');
+    expect(paths(missing).sort()).toEqual(['body.id', 'body.kind', 'body.name', 'body.timezone']);
+    const noContractor = await call('padmin', 'POST', '/v1/parties', { id: 'dc-paris', kind: 'third-party', name: 'DC Paris', timezone: 'Europe/Paris' });
+    expect(paths(noContractor)).toEqual(['body.contractedBy']);
+    const extra = await call('padmin', 'POST', '/v1/parties', { id: 'x1', kind: 'client', name: 'X', timezone: 'UTC', admin: true });
+    expect(extra.status).toBe(400);
+    expect((await call('padmin', 'POST', '/v1/parties', { id: 'martin', kind: 'client', name: 'Again', timezone: 'UTC' })).status).toBe(409);
+    const unknown = await call('padmin', 'POST', '/v1/parties', { id: 'dc-paris', kind: 'third-party', name: 'DC Paris', timezone: 'Europe/Paris', contractedBy: 'nobody' });
+    expect(unknown.status).toBe(422);
+    expect(paths(unknown)).toEqual(['body.contractedBy']);
+  });
+});
+
+describe('users and agents', () => {
+  const managing = [['padmin', 2], ['boot', 2], ['cadmin', 2], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const;
+
+  it.each(managing)("when %s adds a user and an agent to martin and lists them, then %s (2xx when allowed)", async (who, expected) => {
+    const suffix = String(who);
+    const user = await call(who, 'POST', '/v1/parties/martin/users', { id: `u-${suffix}`, roles: ['operator'], team: 'hr' });
+    const users = await call(who, 'GET', '/v1/parties/martin/users');
+    const agent = await call(who, 'POST', '/v1/parties/martin/agents', { id: `agent-${suffix}` });
+    const agents = await call(who, 'GET', '/v1/parties/martin/agents');
+    if (expected === 2) {
+      expect([user.status, users.status, agent.status, agents.status]).toEqual([201, 200, 201, 200]);
+      expect((users.body.items as { id: string }[]).map((u) => u.id)).toContain(`u-${suffix}`);
+      expect((agents.body.items as { id: string }[]).map((a) => a.id)).toContain(`agent-${suffix}`);
+    } else {
+      expect([user.status, users.status, agent.status, agents.status]).toEqual([expected, expected, expected, expected]);
+    }
+  });
+
+  it("when a client admin manages the provider it can see, then 403; the provider admin manages the client's users", async () => {
+    expect((await call('cadmin', 'GET', '/v1/parties/nuvola/users')).status).toBe(403);
+    expect((await call('cadmin', 'POST', '/v1/parties/nuvola/users', { id: 'u-intruder', roles: ['admin'] })).status).toBe(403);
+    expect((await call('padmin', 'GET', '/v1/parties/martin/users')).status).toBe(200);
+  });
+
+  it('when a user id is taken in any party, then 409; an invalid user is 400 with its fields', async () => {
+    expect((await call('padmin', 'POST', '/v1/parties/nuvola/users', { id: 'u-madmin', roles: ['viewer'] })).status).toBe(409);
+    expect((await call('padmin', 'POST', '/v1/parties/martin/agents', { id: 'martin-agent-1' })).status).toBe(409);
+    const bad = await call('padmin', 'POST', '/v1/parties/martin/users', { id: 'U_1', roles: ['agent'] });
+    expect(bad.status).toBe(400);
+    expect(paths(bad).sort()).toEqual(['body.id', 'body.roles.0']);
+    expect(paths(await call('padmin', 'POST', '/v1/parties/martin/users', { id: 'u-2', roles: [] }))).toEqual(['body.roles']);
+  });
+});
+
+describe('API keys', () => {
+  it.each([['padmin', 201], ['boot', 201], ['cadmin', 201], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const)(
+    'when %s issues a key to a martin user, then %i',
+    async (who, status) => {
+      const res = await call(who, 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['viewer'] });
+      expect(res.status).toBe(status);
+      if (status === 201) {
+        expect(res.body.key).toMatch(new RegExp(`^mk_${res.body.prefix as string}_`));
+        expect((await call(res.body.key as string, 'GET', '/v1/parties/martin')).status).toBe(200);
+      }
+    },
+  );
+
+  it("when a key's holder or roles are wrong, then 422 names the field; a body naming two holders is 400", async () => {
+    const tooMuch = await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['viewer', 'admin'] });
+    expect(tooMuch.status).toBe(422);
+    expect(paths(tooMuch)).toEqual(['body.roles']);
+    expect(paths(await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-nadmin', roles: ['admin'] }))).toEqual(['body.userId']);
+    expect(paths(await call('cadmin', 'POST', '/v1/parties/martin/keys', { agentId: 'martin-agent-1', roles: ['viewer'] }))).toEqual(['body.roles']);
+    const both = await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', agentId: 'martin-agent-1', roles: ['agent'] });
+    expect(both.status).toBe(400);
+    expect(paths(both)).toEqual(['body.userId']);
+    expect(paths(await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['root'] }))).toEqual(['body.roles.0']);
+  });
+
+  it('when keys are listed, then prefix, holder, roles and dates show, never the key or its hash', async () => {
+    const res = await call('cadmin', 'GET', '/v1/parties/martin/keys');
+    expect(res.status).toBe(200);
+    const items = res.body.items as Json[];
+    expect(items.length).toBeGreaterThan(3);
+    expect(Object.keys(items[0]!).sort()).toEqual(['agentId', 'createdAt', 'id', 'lastUsedAt', 'partyId', 'prefix', 'revokedAt', 'roles', 'userId']);
+    expect(items.find((k) => k.agentId === 'martin-agent-1')).toMatchObject({ roles: ['agent'], userId: null });
+    expect(items.find((k) => keys.get('viewer')!.startsWith(`mk_${k.prefix as string}_`))?.lastUsedAt).not.toBeNull();
+    expect(res.text).not.toContain(keys.get('viewer')!.split('_')[2]!);
+    expect(res.text).not.toMatch(/hash/i);
+    for (const who of ['viewer', 'operator', 'agent'] as const) expect((await call(who, 'GET', '/v1/parties/martin/keys')).status).toBe(403);
+    expect((await call('oadmin', 'GET', '/v1/parties/martin/keys')).status).toBe(404);
+    expect((await call('cadmin', 'GET', '/v1/parties/other/keys')).status).toBe(404);
+  });
+
+  it('when a key is revoked, then it is 401 at once and revoking it again is 204; an unknown or foreign key is 404', async () => {
+    const issued = await issue('cadmin', 'martin', { userId: 'u-mview' }, ['approver']);
+    expect((await call(issued.key, 'GET', '/v1/parties')).status).toBe(200);
+    expect((await call('viewer', 'DELETE', `/v1/parties/martin/keys/${issued.id}`)).status).toBe(403);
+    expect((await call('oadmin', 'DELETE', `/v1/parties/martin/keys/${issued.id}`)).status).toBe(404);
+    expect((await call('cadmin', 'DELETE', `/v1/parties/martin/keys/${issued.id}`)).status).toBe(204);
+    expect((await call(issued.key, 'GET', '/v1/parties')).status).toBe(401);
+    expect((await call('cadmin', 'DELETE', `/v1/parties/martin/keys/${issued.id}`)).status).toBe(204);
+    const listed = (await call('cadmin', 'GET', '/v1/parties/martin/keys')).body.items as Json[];
+    expect(listed.find((k) => k.id === issued.id)?.revokedAt).toEqual(expect.any(String));
+    expect((await call('cadmin', 'DELETE', '/v1/parties/martin/keys/00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    const nuvolaKey = ((await call('padmin', 'GET', '/v1/parties/nuvola/keys')).body.items as Json[])[0]!.id as string;
+    expect((await call('cadmin', 'DELETE', `/v1/parties/martin/keys/${nuvolaKey}`)).status).toBe(404);
+    expect((await call('padmin', 'DELETE', `/v1/parties/martin/keys/${nuvolaKey}`)).status).toBe(404);
+  });
+
+  it('when a key request is retried with the same Idempotency-Key, then one key is issued and the same answer replayed', async () => {
+    const count = async () => ((await call('cadmin', 'GET', '/v1/parties/martin/keys')).body.items as Json[]).filter((k) => k.userId === 'u-madmin').length;
+    const before = await count();
+    const body = { userId: 'u-madmin', roles: ['admin'] };
+    const headers = { 'idempotency-key': 'issue-admin-key-1' };
+    const [first, second, third] = await Promise.all([1, 2, 3].map(() => call('cadmin', 'POST', '/v1/parties/martin/keys', body, headers)));
+    for (const res of [first!, second!, third!]) {
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual(first!.body);
+      expect(res.headers.get('location')).toBe(`/v1/parties/martin/keys/${first!.body.id as string}`);
+    }
+    expect([first, second, third].filter((r) => r!.headers.get('idempotent-replayed') === 'true')).toHaveLength(2);
+    expect(await count()).toBe(before + 1);
+    // The same key with the fields in another order is the same request.
+    expect((await call('cadmin', 'POST', '/v1/parties/martin/keys', { roles: ['admin'], userId: 'u-madmin' }, headers)).body.id).toBe(first!.body.id);
+    const other = await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['viewer'] }, headers);
+    expect(other.status).toBe(422);
+    expect(other.body.type).toBe('/problems/idempotency-key-reused');
+    // Keys are per caller: another admin's same header value is another request.
+    expect((await call('padmin', 'POST', '/v1/parties/martin/keys', body, headers)).body.id).not.toBe(first!.body.id);
+    expect(await count()).toBe(before + 2);
+    // A stored response holds the key sealed, never in clear.
+    const stored = await t.db.selectFrom('idempotency_keys').select('response_body').execute();
+    expect(JSON.stringify(stored)).not.toContain(first!.body.key as string);
+    const invalid = await call('cadmin', 'POST', '/v1/parties/martin/keys', body, { 'idempotency-key': 'no spaces allowed' });
+    expect(paths(invalid)).toEqual(['header.idempotency-key']);
+  });
+
+  it('when a request with an Idempotency-Key fails, then nothing is stored and a corrected retry is not replayed as the failure', async () => {
+    const headers = { 'idempotency-key': 'issue-after-failure' };
+    expect((await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['admin'] }, headers)).status).toBe(422);
+    expect((await call('cadmin', 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['viewer'] }, headers)).status).toBe(201);
+  });
+});
+
+describe('webhook subscriptions', () => {
+  const hook = { url: 'https://hooks.martin.example/mandate', events: ['step.completed', 'step.overdue'] };
+
+  it.each([['padmin', 201], ['boot', 201], ['cadmin', 201], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const)(
+    'when %s subscribes martin, then %i',
+    async (who, status) => {
+      const res = await call(who, 'POST', '/v1/parties/martin/webhooks', hook);
+      expect(res.status).toBe(status);
+      if (status === 201) expect(res.body).toMatchObject({ partyId: 'martin', ...hook, disabledAt: null, secret: expect.stringMatching(/^whsec_/) });
+    },
+  );
+
+  it('when a subscription is created, then its secret is shown once and stored sealed; listing never shows it', async () => {
+    const created = await call('cadmin', 'POST', '/v1/parties/martin/webhooks', { url: 'https://hooks.martin.example/all', events: ['*'] });
+    const secret = created.body.secret as string;
+    const row = await t.db.selectFrom('webhook_subscriptions').selectAll().where('id', '=', created.body.id as string).executeTakeFirstOrThrow();
+    expect(row.secret).not.toContain(secret);
+    expect(row.secret).toMatch(/^sb1:test:/);
+    const listed = await call('cadmin', 'GET', '/v1/parties/martin/webhooks');
+    expect(listed.status).toBe(200);
+    expect((listed.body.items as Json[]).find((w) => w.id === created.body.id)).toEqual({ id: created.body.id, partyId: 'martin', url: 'https://hooks.martin.example/all', events: ['*'], createdAt: expect.any(String), disabledAt: null });
+    expect(listed.text).not.toContain('secret');
+    expect((await call('viewer', 'GET', '/v1/parties/martin/webhooks')).status).toBe(403);
+    expect((await call('oadmin', 'GET', '/v1/parties/martin/webhooks')).status).toBe(404);
+  });
+
+  it('when a subscription is deleted, then it is disabled (again: 204); an unknown one is 404', async () => {
+    const created = await call('cadmin', 'POST', '/v1/parties/martin/webhooks', hook);
+    const id = created.body.id as string;
+    expect((await call('viewer', 'DELETE', `/v1/parties/martin/webhooks/${id}`)).status).toBe(403);
+    expect((await call('oadmin', 'DELETE', `/v1/parties/martin/webhooks/${id}`)).status).toBe(404);
+    expect((await call('cadmin', 'DELETE', `/v1/parties/martin/webhooks/${id}`)).status).toBe(204);
+    expect((await call('cadmin', 'DELETE', `/v1/parties/martin/webhooks/${id}`)).status).toBe(204);
+    const listed = (await call('cadmin', 'GET', '/v1/parties/martin/webhooks')).body.items as Json[];
+    expect(listed.find((w) => w.id === id)?.disabledAt).toEqual(expect.any(String));
+    expect((await call('cadmin', 'DELETE', '/v1/parties/martin/webhooks/nope')).status).toBe(404);
+    expect((await call('padmin', 'DELETE', `/v1/parties/nuvola/webhooks/${id}`)).status).toBe(404);
+  });
+
+  it.each([
+    [{ url: 'http://hooks.martin.example/x', events: ['*'] }, ['body.url']],
+    [{ url: 'https://127.0.0.1/x', events: ['*'] }, ['body.url']],
+    [{ url: 'https://localhost:8443/x', events: ['*'] }, ['body.url']],
+    [{ url: 'https://[::1]/x', events: ['*'] }, ['body.url']],
+    [{ url: 'https://169.254.169.254/latest', events: ['*'] }, ['body.url']],
+    [{ url: 'https://user:pw@hooks.martin.example/x', events: ['*'] }, ['body.url']],
+    [{ url: 'not a url', events: [] }, ['body.events', 'body.url']],
+    [{ url: 'https://hooks.martin.example/x', events: ['Step Completed'] }, ['body.events.0']],
+    [{ url: 'https://hooks.martin.example/x' }, ['body.events']],
+  ])('when a subscription is %j, then 400 names %j', async (body, expected) => {
+    const res = await call('cadmin', 'POST', '/v1/parties/martin/webhooks', body);
+    expect(res.status).toBe(400);
+    expect(res.type).toContain('application/problem+json');
+    expect([...new Set(paths(res))].sort()).toEqual(expected);
+  });
+
+  it('when a subscription is retried with the same Idempotency-Key, then one subscription exists', async () => {
+    const count = async () => ((await call('cadmin', 'GET', '/v1/parties/martin/webhooks')).body.items as Json[]).length;
+    const before = await count();
+    const body = { url: 'https://hooks.martin.example/once', events: ['task.*'] };
+    const first = await call('cadmin', 'POST', '/v1/parties/martin/webhooks', body, { 'idempotency-key': 'hook-once' });
+    const again = await call('cadmin', 'POST', '/v1/parties/martin/webhooks', body, { 'idempotency-key': 'hook-once' });
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(again.body).toEqual(first.body);
+    expect(await count()).toBe(before + 1);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('when it is read, then every administration route is in it', async () => {
+    const doc = (await call(undefined, 'GET', '/openapi.json')).body;
+    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+    expect(routes).toEqual(expect.arrayContaining([
+      'post /v1/parties', 'get /v1/parties', 'get /v1/parties/{partyId}',
+      'post /v1/parties/{partyId}/users', 'get /v1/parties/{partyId}/users', 'post /v1/parties/{partyId}/agents', 'get /v1/parties/{partyId}/agents',
+      'post /v1/parties/{partyId}/keys', 'get /v1/parties/{partyId}/keys', 'delete /v1/parties/{partyId}/keys/{keyId}',
+      'post /v1/parties/{partyId}/webhooks', 'get /v1/parties/{partyId}/webhooks', 'delete /v1/parties/{partyId}/webhooks/{webhookId}',
+    ]));
+  });
+});

@@ -1,0 +1,148 @@
+// Webhook subscriptions in the outbox dispatcher: one row goes to every matching endpoint of
+// its party, is sent once all of them answered, and a retry goes only to those that failed.
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueOutbox, getOutboxEntry } from '../../db/outbox';
+import { createSecretBox, type SecretBox } from '../../db/secret-box';
+import { createWebhookSubscription, disableWebhookSubscription, eventMatches } from '../../db/webhooks';
+import { createOutboxDispatcher, subscriptionEndpoints, type DispatcherLog } from '../../worker/outbox-dispatcher';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { seedParties } from './seed';
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+const quiet: DispatcherLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const oldKey = { id: 'old', key: randomBytes(32) };
+const newKey = { id: 'new', key: randomBytes(32) };
+const box: SecretBox = createSecretBox([newKey, oldKey]);
+
+let t: TestDatabase;
+let server: Server;
+let base: string;
+let received: Received[];
+/** Path → HTTP status to answer (200 otherwise). */
+let failing: Map<string, number>;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedParties(t.db);
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(failing.get(req.url ?? '') ?? 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await t.drop();
+});
+beforeEach(() => {
+  received = [];
+  failing = new Map();
+});
+
+async function subscribe(partyId: string, path: string, events: string[], sealWith: SecretBox = box) {
+  const id = `wh-${path.slice(1)}`;
+  const secret = `whsec_${randomBytes(8).toString('hex')}`;
+  await createWebhookSubscription(t.db, { id, partyId, url: base + path, events, sealedSecret: sealWith.seal(secret, `webhook:${id}`) });
+  return { id, secret };
+}
+
+const fallbackSecret = 'config-secret-0123456789';
+const dispatcher = () =>
+  createOutboxDispatcher({
+    db: t.db,
+    log: quiet,
+    endpointsFor: subscriptionEndpoints({ db: t.db, secretBox: box, fallback: (partyId) => (partyId === 'dc-north' ? { url: `${base}/config`, secret: fallbackSecret } : undefined) }),
+    baseDelayMs: 1000,
+    maxAttempts: 3,
+  });
+const soon = () => new Date(Date.now() + 1000);
+
+function verify(r: Received, secret: string): boolean {
+  const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(r.headers['mandate-signature'])) ?? [];
+  return v1 === createHmac('sha256', secret).update(`${ts}.${r.body}`).digest('hex');
+}
+
+describe('event patterns', () => {
+  it('when patterns are matched, then * is everything, a.* a prefix, anything else itself', () => {
+    expect(eventMatches(['*'], 'step.completed')).toBe(true);
+    expect(eventMatches(['step.*'], 'step.overdue')).toBe(true);
+    expect(eventMatches(['step.*'], 'steps.overdue')).toBe(false);
+    expect(eventMatches(['step.completed'], 'step.completed')).toBe(true);
+    expect(eventMatches(['step.completed'], 'step.overdue')).toBe(false);
+  });
+});
+
+describe('secret box', () => {
+  it('when a value is sealed, then it opens with the same context, also after a rotation, and not elsewhere', () => {
+    const sealed = createSecretBox([oldKey]).seal('s3cret', 'webhook:a');
+    expect(sealed).not.toContain('s3cret');
+    expect(box.open(sealed, 'webhook:a')).toBe('s3cret');
+    expect(() => box.open(sealed, 'webhook:b')).toThrow();
+    expect(() => createSecretBox([newKey]).open(sealed, 'webhook:a')).toThrow(/unknown key/);
+    expect(box.seal('x', 'c')).toMatch(/^sb1:new:/);
+  });
+});
+
+describe('outbox dispatch to webhook subscriptions', () => {
+  it('when a party has several matching subscriptions, then each gets the row signed with its own secret; a failed one alone is retried', async () => {
+    const a = await subscribe('globex', '/a', ['step.*']);
+    const b = await subscribe('globex', '/b', ['*']);
+    await subscribe('globex', '/c', ['task.opened']);
+    const d = await subscribe('globex', '/d', ['*']);
+    await disableWebhookSubscription(t.db, 'globex', d.id);
+    await enqueueOutbox(t.db, [{ effectKey: 'fan:1', partyId: 'globex', event: 'step.completed', payload: { n: 1 } }]);
+
+    failing.set('/b', 503);
+    const d1 = dispatcher();
+    const start = soon();
+    expect(await d1.dispatchOnce(start)).toMatchObject({ failed: 1 });
+    expect(received.map((r) => r.path).sort()).toEqual(['/a', '/b']);
+    expect(verify(received.find((r) => r.path === '/a')!, a.secret)).toBe(true);
+    expect(verify(received.find((r) => r.path === '/b')!, b.secret)).toBe(true);
+    expect(verify(received.find((r) => r.path === '/b')!, a.secret)).toBe(false);
+    expect(await getOutboxEntry(t.db, 'fan:1')).toMatchObject({ status: 'pending', attempts: 1, delivered_to: [a.id], last_error: `${b.id}: HTTP 503` });
+
+    failing.clear();
+    received = [];
+    expect(await d1.dispatchOnce(new Date(start.getTime() + 1000))).toMatchObject({ sent: 1 });
+    expect(received.map((r) => r.path)).toEqual(['/b']);
+    expect(await getOutboxEntry(t.db, 'fan:1')).toMatchObject({ status: 'sent', attempts: 2 });
+    expect((await getOutboxEntry(t.db, 'fan:1'))?.delivered_to.sort()).toEqual([a.id, b.id].sort());
+  });
+
+  it('when no active subscription of the party matches the event, then the row is no-endpoint (no fallback)', async () => {
+    await enqueueOutbox(t.db, [{ effectKey: 'fan:2', partyId: 'globex', event: 'process.completed.other', payload: {} }]);
+    await t.db.updateTable('webhook_subscriptions').set({ disabled_at: new Date() }).where('id', 'in', ['wh-a', 'wh-b']).execute();
+    expect(await dispatcher().dispatchOnce(soon())).toMatchObject({ noEndpoint: 1 });
+    expect(received).toEqual([]);
+  });
+
+  it('when a party has no active subscription, then the engine configuration target receives it', async () => {
+    await enqueueOutbox(t.db, [{ effectKey: 'fan:3', partyId: 'dc-north', event: 'step.overdue', payload: {} }]);
+    expect(await dispatcher().dispatchOnce(soon())).toMatchObject({ sent: 1 });
+    expect(received.map((r) => r.path)).toEqual(['/config']);
+    expect(verify(received[0]!, fallbackSecret)).toBe(true);
+    expect(await getOutboxEntry(t.db, 'fan:3')).toMatchObject({ status: 'sent', delivered_to: ['config'] });
+  });
+
+  it('when a subscription secret cannot be opened, then the row fails and is retried, never sent unsigned', async () => {
+    await subscribe('acme-it', '/lost', ['*'], createSecretBox([{ id: 'gone', key: randomBytes(32) }]));
+    await enqueueOutbox(t.db, [{ effectKey: 'fan:4', partyId: 'acme-it', event: 'step.completed', payload: {} }]);
+    expect(await dispatcher().dispatchOnce(soon())).toMatchObject({ failed: 1 });
+    expect(received).toEqual([]);
+    expect((await getOutboxEntry(t.db, 'fan:4'))?.last_error).toMatch(/^endpoint lookup failed: .*unknown key "gone"/);
+  });
+});
