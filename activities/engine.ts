@@ -4,11 +4,11 @@ import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/act
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
-import { getContractVersion } from '../db/contracts';
+import { getContract, getContractVersion } from '../db/contracts';
 import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
-import { recordProcessState } from '../db/processes';
+import { recordProcessState, registerProcess } from '../db/processes';
 import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs } from '../db/agent-jobs';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { parseContract } from '../domain/contract';
@@ -111,6 +111,27 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
     },
 
     recordStep,
+
+    /**
+     * A scheduled run registers itself: the contract version in force now, and the
+     * database's unique business key, so a day or period runs once however often it fires.
+     */
+    async registerScheduledRun(input: { processId: string; contractId: string; processType: string; businessKey: string; requestedBy: { userId: string; partyId: string } }): Promise<{ registered: boolean; contractVersion: number; reason?: string }> {
+      const contract = await getContract(db, input.contractId);
+      if (!contract) return { registered: false, contractVersion: 0, reason: `contract ${input.contractId} does not exist` };
+      if (contract.status !== 'active') return { registered: false, contractVersion: contract.current_version, reason: `contract ${input.contractId} is ${contract.status}` };
+      const { process } = await registerProcess(db, {
+        id: input.processId,
+        contractId: input.contractId,
+        contractVersion: contract.current_version,
+        processType: input.processType,
+        businessKey: input.businessKey,
+        requestedBy: input.requestedBy.userId,
+        requestedByParty: input.requestedBy.partyId,
+      });
+      if (process.id !== input.processId) return { registered: false, contractVersion: process.contract_version, reason: `${input.businessKey} already ran as ${process.id}` };
+      return { registered: true, contractVersion: process.contract_version };
+    },
 
     /**
      * Waits for the result of an agent job without holding a worker slot: records this

@@ -156,7 +156,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   agents: "A party agent's jobs: fetch, heartbeat, report the result.",
   contracts: 'Contracts, their immutable versions, activation, termination and coverage.',
   processes: 'Start, read and cancel processes; read their tamper-evident journal.',
-  schedules: "The contract's recurring work as Temporal Schedules: list, pause, resume, trigger.",
+  schedules: "Recurring work derived from a contract's schedules (Temporal Schedules).",
   tasks: "The party's inbox: read, complete and reassign human tasks.",
 };
 

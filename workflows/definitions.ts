@@ -7,9 +7,12 @@ export interface ProcessStart<I = unknown> {
   contractId: string;
   version: number;
   processType: string;
+  /** Empty for a scheduled run: the run derives it from its scheduled time. */
   businessKey: string;
   requestedBy: { userId: string; partyId: string };
   input: I;
+  /** Set by the contract's Temporal Schedule (domain/schedules.ts scheduledStartOf). */
+  schedule?: { id: string; name: string; timezone: string; keyBy: 'period' | 'day' | 'time' };
 }
 
 /** Sent by the API on behalf of a user, after it claimed the task row. */
@@ -89,3 +92,30 @@ export interface CancelRequest {
   partyId: string;
 }
 export const cancelProcessSignal = defineSignal<[CancelRequest]>('cancelProcess');
+
+/** A monitoring alert for an incident's alert key, sent with signalWithStart: the first opens it, repeats are counted. */
+export interface IncidentAlert {
+  alertKey: string;
+  title: string;
+  /** The monitoring system's severity, as a priority. */
+  priority?: 'P1' | 'P2' | 'P3' | 'P4';
+  /** When the API received it (the workflow journals it). */
+  receivedAt: string;
+  /** `signature` (HMAC-signed webhook) or `agent:<agentId>` (an API key of the provider's monitoring agent). */
+  via: string;
+}
+export const incidentAlertSignal = defineSignal<[IncidentAlert]>('incidentAlert');
+
+/** An incident as its query shows it, beside the process state (which holds the SLA clock). */
+export interface IncidentState {
+  openedAt: string;
+  /** Set at triage; the reporter's priority until then. */
+  priority?: 'P1' | 'P2' | 'P3' | 'P4';
+  triaged: boolean;
+  /** Alerts received for its alert key, the opening one included. */
+  alerts: { count: number; lastAt?: string };
+  reopened: number;
+  /** The party the incident waits on now, when it is not the provider. */
+  waitingOn?: string;
+}
+export const incidentStateQuery = defineQuery<IncidentState>('incidentState');

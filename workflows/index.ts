@@ -1,2 +1,4 @@
 // The workflow bundle's entry point: every process type the engine worker runs.
 export { employeeOnboarding } from './employee-onboarding';
+export { incident } from './incident';
+export { runbookInterpreter } from './runbook';

@@ -6,6 +6,8 @@ import type { z } from 'zod';
 import type { ContractSlice } from '../domain/raci';
 import { getProcess, type ProcessDefinition } from '../domain/catalogue';
 import { calendarNamed } from '../domain/deadline';
+import { businessKeyFor } from '../domain/schedules';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { pauseClock, resumeClock, sideOf, startClock, stopClock, elapsedBusinessMs, type SlaClockState } from '../domain/sla-clock';
 import type { EngineActivities, JournalInput, OutboxInput, SlaRecordInput, StepRecord, TaskOpening } from '../activities/engine';
 import {
@@ -299,10 +301,15 @@ export function nowIso(): string {
  * Business failures are ApplicationFailures; they are journaled before the workflow fails.
  */
 export async function runProcess<I, O>(
-  start: ProcessStart,
+  given: ProcessStart,
   definition: ProcessDefinition,
   body: (run: ProcessRun, input: I) => Promise<O>,
 ): Promise<O> {
+  const start = given.businessKey === '' ? await registerScheduledRun(given) : given;
+  if (!start) {
+    // The period or day already ran (or the contract is not active): nothing to do, no journal.
+    return { skipped: true } as O; // a scheduled run's result is read by nobody but operators
+  }
   const slice = await local.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
   const run = new ProcessRun(start, slice);
   wf.setHandler(processStateQuery, () => run.state);
@@ -343,6 +350,22 @@ export async function runProcess<I, O>(
     }
     throw err;
   }
+}
+
+const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+/** A scheduled run takes its business key from its scheduled time (Temporal suffixes the workflow id). */
+async function registerScheduledRun(start: ProcessStart): Promise<ProcessStart | undefined> {
+  const info = wf.workflowInfo();
+  const scheduledAt = info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? info.startTime;
+  const schedule = start.schedule ?? { name: 'manual', timezone: 'UTC', keyBy: 'time' as const, id: '' };
+  const businessKey = businessKeyFor(schedule.name, scheduledAt.toISOString(), start.processType, schedule);
+  const registered = await local.registerScheduledRun({ processId: info.workflowId, contractId: start.contractId, processType: start.processType, businessKey, requestedBy: start.requestedBy });
+  if (!registered.registered) {
+    wf.log.info('scheduled run skipped', { businessKey, reason: registered.reason });
+    return undefined;
+  }
+  return { ...start, businessKey, version: registered.contractVersion };
 }
 
 /** The keys of a process and of every process it may start: what its slice must hold. */

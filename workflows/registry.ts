@@ -2,4 +2,6 @@
 // workflows by type name without importing workflow code.
 export const WORKFLOW_TYPES: Readonly<Record<string, string>> = Object.freeze({
   'employee-onboarding': 'employeeOnboarding',
+  incident: 'incident',
+  runbook: 'runbookInterpreter',
 });

@@ -1,0 +1,163 @@
+// Incident (services support, security-monitoring): the provider's service desk triages and
+// sets the priority, n2 resolves (asking the client when it needs to: the provider's clock
+// stops meanwhile), the client confirms; a refusal reopens it, silence closes it at the
+// confirm row's hard deadline. SLA: response (open → triage) and resolution (open →
+// confirmed) per priority, from the contract's `slas.support`.
+import { z } from 'zod';
+import * as wf from '@temporalio/workflow';
+import { PROCESSES, type IncidentInput } from '../domain/catalogue';
+import { calendarNamed } from '../domain/deadline';
+import { isBreached, startClock, stopClock } from '../domain/sla-clock';
+import { Priority } from '../domain/terms';
+import type { ContractSlice } from '../domain/raci';
+import type { SlaRecordInput } from '../activities/engine';
+import { incidentAlertSignal, incidentStateQuery, type IncidentState, type ProcessStart } from './definitions';
+import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
+import { runStep } from './step';
+
+export interface IncidentResult {
+  priority: Priority;
+  closed: 'confirmed' | 'auto-closed';
+  resolution?: string;
+  reopened: number;
+  alerts: number;
+}
+
+const Triage = z.strictObject({ priority: Priority, note: z.string().max(2000).optional() });
+/** n2 either proposes a resolution (and may reclassify) or asks the client a question. */
+const Resolve = z.union([
+  z.strictObject({ resolution: z.string().min(1).max(5000), priority: Priority.optional(), reason: z.string().max(2000).optional() }),
+  z.strictObject({ waitingOn: z.literal('client'), question: z.string().min(1).max(2000) }),
+]);
+const ClientInfo = z.strictObject({ answer: z.string().min(1).max(5000) });
+const Confirm = z.strictObject({ confirmed: z.boolean(), comment: z.string().max(2000).optional() });
+
+const DEFAULT_PRIORITY: Priority = 'P3';
+
+export async function incident(start: ProcessStart): Promise<IncidentResult> {
+  return runProcess(start, PROCESSES.incident, async (run, input: IncidentInput) => {
+    const openedAt = nowMs();
+    const state: IncidentState = { openedAt: new Date(openedAt).toISOString(), priority: input.priority, triaged: false, alerts: { count: 0 }, reopened: 0 };
+    wf.setHandler(incidentStateQuery, () => state);
+    // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
+    wf.setHandler(incidentAlertSignal, async (alert) => {
+      state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
+      const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
+      run.journal({ event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } });
+      if (!opening) await run.record();
+    });
+
+    // Unknown assets stay in the details: routing by asset needs one of the contract's scope.
+    const asset = input.asset !== undefined && run.slice.scope.assets.some((a) => a.id === input.asset) ? input.asset : undefined;
+    const about = { title: input.title, description: input.description, source: input.source, asset: input.asset };
+
+    const triage = await runStep(run, 'incident.triage', { title: `Triage: ${input.title}`, asset, details: { ...about, reportedPriority: input.priority ?? null }, completion: Triage });
+    const triaged = triage.outcome === 'done' ? Triage.safeParse(triage.output) : undefined;
+    let priority: Priority = triaged?.success ? triaged.data.priority : (input.priority ?? DEFAULT_PRIORITY);
+    state.priority = priority;
+    state.triaged = true;
+    if (!triaged?.success) run.journal({ stepKey: 'incident.triage', event: 'incident.priority-defaulted', data: { priority, outcome: triage.outcome } });
+
+    const targets = supportTargets(run.slice, priority);
+    if (targets) {
+      // Response: open → triage done, judged against the priority triage set.
+      run.defer({ slaRecords: [responseRecord(run, targets, priority, openedAt, nowMs())] });
+      run.startClock({ name: 'resolution', clause: `${targets.clause}/resolution`, target: targets.resolution, calendar: targets.calendar, priority });
+    } else {
+      run.journal({ event: 'sla.not-applicable', data: { priority, reason: `the contract has no slas.support.${priority}` } });
+    }
+
+    let clientAnswer: string | undefined;
+    let refusal: string | undefined;
+    for (;;) {
+      const resolved = await runStep(run, 'incident.resolve', {
+        title: `Resolve (${priority}): ${input.title}`,
+        asset,
+        details: { ...about, priority, ...(clientAnswer !== undefined && { clientAnswer }), ...(refusal !== undefined && { refusedBecause: refusal }) },
+        completion: Resolve,
+      });
+      if (resolved.outcome !== 'done') throw wf.ApplicationFailure.nonRetryable(`resolution ${resolved.outcome}: ${resolved.reason ?? ''}`, 'StepFailed');
+      const proposal = Resolve.parse(resolved.output);
+
+      if ('waitingOn' in proposal) {
+        state.waitingOn = clientPartyOf(run);
+        const info = await runStep(run, 'incident.client-info', { title: `Information needed: ${input.title}`, asset, details: { ...about, question: proposal.question }, completion: ClientInfo });
+        state.waitingOn = undefined;
+        const answer = info.outcome === 'done' ? ClientInfo.safeParse(info.output) : undefined;
+        clientAnswer = answer?.success ? answer.data.answer : undefined;
+        if (!answer?.success) run.journal({ stepKey: 'incident.client-info', event: 'incident.client-info-unanswered', data: { question: proposal.question, outcome: info.outcome } });
+        continue;
+      }
+
+      if (proposal.priority !== undefined && proposal.priority !== priority) {
+        // The clock keeps the target it started with (ProcessRun has no retargeting yet).
+        run.journal({ stepKey: 'incident.resolve', event: 'incident.reclassified', actor: resolved.completedBy && `user:${resolved.completedBy}`, data: { from: priority, to: proposal.priority, reason: proposal.reason } });
+        priority = proposal.priority;
+        state.priority = priority;
+      }
+
+      state.waitingOn = clientPartyOf(run);
+      const confirmation = await runStep(run, 'incident.confirm', { title: `Confirm the resolution: ${input.title}`, asset, details: { ...about, priority, resolution: proposal.resolution }, completion: Confirm });
+      state.waitingOn = undefined;
+      if (confirmation.outcome === 'expired') {
+        run.journal({ stepKey: 'incident.confirm', event: 'incident.auto-closed', data: { reason: 'no confirmation by the hard deadline of incident.confirm' } });
+        await run.stopClock();
+        return { priority, closed: 'auto-closed', resolution: proposal.resolution, reopened: state.reopened, alerts: state.alerts.count };
+      }
+      const answer = confirmation.outcome === 'done' ? Confirm.safeParse(confirmation.output) : undefined;
+      if (answer?.success && answer.data.confirmed) {
+        run.journal({ stepKey: 'incident.confirm', event: 'incident.confirmed', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { resolution: proposal.resolution } });
+        await run.stopClock();
+        return { priority, closed: 'confirmed', resolution: proposal.resolution, reopened: state.reopened, alerts: state.alerts.count };
+      }
+      state.reopened++;
+      refusal = answer?.success ? (answer.data.comment ?? 'refused') : `confirmation ${confirmation.outcome}`;
+      clientAnswer = undefined;
+      run.journal({ stepKey: 'incident.confirm', event: 'incident.reopened', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { reason: refusal, reopened: state.reopened, at: nowIso() } });
+    }
+  });
+}
+
+interface SupportTargets {
+  clause: string;
+  response: string;
+  resolution: string;
+  calendar?: string;
+}
+
+/** The targets of a priority and the calendar they count in (the priority's, else the support one). */
+function supportTargets(slice: ContractSlice, priority: Priority): SupportTargets | undefined {
+  const support = slice.slas?.support;
+  const target = support?.[priority];
+  if (!target) return undefined;
+  const calendar = target.calendar ?? support.calendar;
+  return { clause: `slas/support/${priority}`, response: target.response, resolution: target.resolution, ...(calendar !== undefined && { calendar }) };
+}
+
+/** Triage is the provider's own work (never paused), so the response time is counted at once. */
+function responseRecord(run: ProcessRun, targets: SupportTargets, priority: Priority, openedAt: number, at: number): SlaRecordInput {
+  const clock = startClock({ name: 'response', clause: `${targets.clause}/response`, target: targets.response, calendar: calendarNamed(run.slice, targets.calendar), at: openedAt });
+  const stopped = stopClock(clock, at);
+  const breached = isBreached(clock, at);
+  const until = run.slice.stabilisationUntil;
+  run.journal({ stepKey: 'incident.triage', event: breached ? 'sla.breached' : 'sla.met', clause: clock.clause, data: { clock: 'response', target: clock.target, elapsedMs: stopped.accumulatedMs } });
+  return {
+    processId: run.processId,
+    clock: 'response',
+    contractId: run.start.contractId,
+    clause: clock.clause,
+    priority,
+    target: clock.target,
+    targetMs: clock.targetMs,
+    elapsedMs: stopped.accumulatedMs,
+    breached,
+    ...(breached && clock.deadlineAt !== undefined && { breachedAt: new Date(clock.deadlineAt).toISOString() }),
+    stoppedAt: new Date(at).toISOString(),
+    penaltiesApply: until === undefined || new Date(openedAt).toISOString().slice(0, 10) > until,
+    startedAt: new Date(openedAt).toISOString(),
+  };
+}
+
+function clientPartyOf(run: ProcessRun): string | undefined {
+  return run.slice.parties.find((p) => p.kind === 'client')?.id;
+}
