@@ -18,6 +18,8 @@ import { keyRoutes } from './routes/keys';
 import { webhookRoutes } from './routes/webhooks';
 import { agentRoutes } from './routes/agent';
 import { scheduleRoutes } from './routes/schedules';
+import { runbookRoutes } from './routes/runbooks';
+import { keepRawBody, monitoringRoutes } from './routes/monitoring';
 
 export const API_VERSION = '1.0.0';
 
@@ -32,6 +34,8 @@ export function defineV1(deps: ApiDeps, router: express.Router): ApiSpec {
   webhookRoutes(deps, spec, router);
   agentRoutes(deps, spec, router);
   scheduleRoutes(deps, spec, router);
+  runbookRoutes(deps, spec, router);
+  monitoringRoutes(deps, spec, router);
   return spec;
 }
 
@@ -45,6 +49,8 @@ export interface ApiDeps {
   adminKey?: string;
   /** Seals webhook secrets and replayable responses at rest (db/secret-box.ts). */
   secretBox?: SecretBox;
+  /** The secrets a contract's monitoring alerts may be signed with (engine configuration `monitoring`). */
+  monitoringSecrets?: (contractId: string) => readonly string[];
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -60,7 +66,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const document = spec.document({ version: API_VERSION });
   // Before the body parser and authentication: a wrong method is 405 whatever the body or key.
   app.use(methodNotAllowed([...spec.declaredRoutes(), ...OPERATIONAL_ROUTES]));
-  app.use(express.json({ limit: '256kb' }));
+  app.use(express.json({ limit: '256kb', verify: keepRawBody }));
 
   app.use(observability.routes);
   app.get('/openapi.json', (_req, res) => {

@@ -14,10 +14,12 @@ const source = readFileSync(composeFile, 'utf8');
 const APP_CONFIG_VARS = [
   'DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'PORT', 'MANDATE_ROLE', 'MANDATE_ADMIN_KEY',
   'MANDATE_CODEC_KEYS', 'MANDATE_DATA_DIR', 'LOG_LEVEL', 'MANDATE_ENGINE_CONFIG', 'MANDATE_LOAD_EXAMPLES',
-  'MANDATE_TASK_QUEUE',
+  'MANDATE_TASK_QUEUE', 'MANDATE_WORKER_METRICS_ADDRESS',
 ];
 const REQUIRED_SECRETS = ['POSTGRES_PASSWORD', 'DATABASE_URL', 'MANDATE_ADMIN_KEY', 'MANDATE_CODEC_KEYS'];
 const MANDATE_SERVICES = ['mandate-api', 'mandate-worker'];
+/** The party agent reads its own configuration file, its key and the log level: nothing else. */
+const AGENT_VARS = ['MANDATE_AGENT_KEY', 'MANDATE_AGENT_CONFIG', 'LOG_LEVEL'];
 
 /** Values for `docker compose config` and for interpolating by hand. */
 const SAMPLE_ENV: Record<string, string> = {
@@ -163,5 +165,23 @@ describe('docker-compose.yml', () => {
       expect(config.MANDATE_ROLE).toBe(name === 'mandate-api' ? 'api' : 'worker');
       expect(config.MANDATE_LOAD_EXAMPLES).toBe(false);
     }
+  });
+
+  it('when the party agent runs, then it is the same image with the agent command, talks to the API only and reads only its variables', () => {
+    const agent = services['mandate-agent']!;
+    expect(agent).toBeDefined();
+    expect(agent.build).toEqual(services['mandate-api']!.build);
+    expect(agent.image).toEqual(services['mandate-api']!.image);
+    expect(agent.profiles).toEqual(['agent']);
+    expect(agent.command).toEqual(expect.arrayContaining(['cli/mandate.ts', 'agent', '--config']));
+    expect(dependencies(agent)).toEqual({ 'mandate-api': 'service_healthy' });
+    expect(agent.ports ?? []).toEqual([]);
+    expect(Object.keys(environment(agent)).filter((key) => !AGENT_VARS.includes(key))).toEqual([]);
+    expect(interpolatedNames(JSON.stringify(agent)).filter((v) => !AGENT_VARS.includes(v))).toEqual([]);
+    // No Temporal address, no database: an agent reaches nothing but the API.
+    expect(JSON.stringify(agent)).not.toMatch(/temporal:7233|postgres:/);
+    const config = readFileSync(`${root}examples/agents/docker.yaml`, 'utf8');
+    expect(config).toContain('http://mandate-api:8080');
+    expect(config).toMatch(/env: MANDATE_AGENT_KEY/);
   });
 });
