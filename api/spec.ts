@@ -155,7 +155,9 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   administration: 'Parties, their users, agents, API keys and webhooks (admin role).',
   agents: "A party agent's jobs: fetch, heartbeat, report the result.",
   contracts: 'Contracts, their immutable versions, activation, termination and coverage.',
+  monitoring: 'Monitoring alerts that open incidents (signed, or by the provider\'s monitoring agent).',
   processes: 'Start, read and cancel processes; read their tamper-evident journal.',
+  runbooks: 'Runbooks written as data: register versions (provider operators), read them; run one as the `runbook` process.',
   schedules: "Recurring work derived from a contract's schedules (Temporal Schedules).",
   tasks: "The party's inbox: read, complete and reassign human tasks.",
 };

@@ -7,7 +7,7 @@ import { getContract, getContractVersion, isContractParty } from '../../db/contr
 import { getProcess as getProcessRow, registerProcess } from '../../db/processes';
 import type { ProcessRow } from '../../db/schema';
 import { parseContract } from '../../domain/contract';
-import { getProcess } from '../../domain/catalogue';
+import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
 import { WORKFLOW_TYPES } from '../../workflows/registry';
@@ -15,12 +15,24 @@ import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '.
 import type { TemporalHandle } from '../../temporal/client';
 import { badRequest, conflict, fieldErrors, forbiddenAction, notFound, unprocessable } from '../errors';
 import { countProcessStarted } from '../observability';
+import { resolveRunbookStart } from './runbooks';
 
 export interface StartRequest {
   type: string;
   businessKey: string;
   input: unknown;
 }
+
+/**
+ * Per-type start hooks, for types whose run depends on more than the catalogue entry: given
+ * the request's input, they read what they need and return the definition coverage checks
+ * and the input the workflow gets (validated by that definition's input schema).
+ */
+export type StartResolver = (db: Kysely<Schema>, input: unknown) => Promise<{ definition: ProcessDefinition; input: unknown }>;
+
+const START_RESOLVERS: Readonly<Record<string, StartResolver>> = {
+  runbook: resolveRunbookStart,
+};
 
 export function processIdFor(contractId: string, type: string, businessKey: string): string {
   return `mandate:${contractId}:${type}:${businessKey}`;
@@ -52,7 +64,10 @@ export async function startProcess(
   const version = await getContractVersion(db, contractId, contract.current_version);
   const parsed = version && parseContract(version.document);
   if (!parsed?.ok) throw new Error(`contract ${contractId} v${contract.current_version} does not parse`);
-  const covered = coverage(parsed.contract, request.type);
+  // A type with a start hook resolves what it runs first (a runbook: its pinned version),
+  // and coverage checks that resolved definition in place of the catalogue entry.
+  const resolved = Object.hasOwn(START_RESOLVERS, request.type) ? await START_RESOLVERS[request.type]!(db, request.input) : { definition, input: request.input };
+  const covered = coverage(parsed.contract, request.type, { ...PROCESSES, [request.type]: resolved.definition });
   if (!covered.covered) {
     throw unprocessable('not-covered', 'Not covered by the contract', `contract ${contractId} does not cover ${request.type}`, {
       missingServices: covered.missingServices,
@@ -60,7 +75,7 @@ export async function startProcess(
       unknownProcesses: covered.unknownProcesses,
     });
   }
-  const input = definition.input.safeParse(request.input);
+  const input = resolved.definition.input.safeParse(resolved.input);
   if (!input.success) throw badRequest(`the input of ${request.type} is invalid`, fieldErrors(input.error, 'body.input'));
 
   const id = processIdFor(contractId, request.type, request.businessKey);

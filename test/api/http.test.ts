@@ -80,7 +80,8 @@ describe('health, readiness and request ids', () => {
 
   it('when the database and Temporal are unreachable, then /readyz is a 503 problem naming both', async () => {
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 500 }) }) });
-    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    // No retry interceptor: a retry timer must not outlive the connection closed below.
+    const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: [] });
     const app = createApp({ db, log: silentLog, temporal: { client: new Client({ connection }), taskQueue: 'none', close: () => connection.close() } });
     const server = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));

@@ -1,0 +1,134 @@
+// What the API costs when starting processes: POST /v1/contracts/{id}/processes under load
+// against starting the same workflows directly with the Temporal client, same concurrency,
+// same dev server, same run.
+//
+//   npm run bench:api-start   (env: BENCH_SECONDS=15 per side, BENCH_CONNECTIONS=10)
+//
+// The API side does everything a real start does: key lookup, contract and coverage checks,
+// input validation, the process row, the encrypted workflow start. No worker runs: only the
+// starts are measured. Target: API throughput ≥ 0.8 of the direct one. Printed, not asserted.
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import { Client, Connection, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import { createApp } from '../api/app';
+import { connectTemporal } from '../temporal/client';
+import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../temporal/codec';
+import { startDevServer } from '../scripts/dev-server';
+import { findOrBuildTemporalCli } from '../scripts/temporal-cli';
+import { issueExampleKeys, loadContract, readContractFile } from '../scripts/load-example';
+import { SEARCH_ATTRIBUTES, MandateClient, MandateContract, MandateProcess, MandateStatus } from '../workflows/search-attributes';
+import { WORKFLOW_TYPES } from '../workflows/registry';
+import type { ProcessStart } from '../workflows/definitions';
+import { createTestDatabase } from '../test/support/db';
+import { silentLog } from '../test/support/harness';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const TARGET = 0.8;
+const CONTRACT = 'ctr-martin-2027';
+const TYPE = 'employee-onboarding';
+const taskQueue = 'bench-api-start';
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+const input = {
+  employee: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@martin.example', department: 'R&D', startDate: '2027-03-01' },
+  privilegedGroups: ['erp-admins'],
+  laptop: { model: 'T14', shipTo: 'Lyon HQ' },
+};
+
+/** The same start the API makes, straight to Temporal, from CONNECTIONS concurrent loops. */
+async function directStarts(client: Client, clientParty: string, seconds: number, prefix: string): Promise<{ perSecond: number; p99: number; count: number }> {
+  const workflowType = WORKFLOW_TYPES[TYPE]!;
+  const deadline = Date.now() + seconds * 1000;
+  const latencies: number[] = [];
+  let n = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (Date.now() < deadline) {
+        const businessKey = `${prefix}-${n++}`;
+        const start: ProcessStart = { contractId: CONTRACT, version: 1, processType: TYPE, businessKey, requestedBy: { userId: 'u-hr-lea', partyId: 'martin' }, input };
+        const t = performance.now();
+        await client.workflow.start(workflowType, {
+          workflowId: `mandate:${CONTRACT}:${TYPE}:${businessKey}`,
+          taskQueue,
+          args: [start],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          typedSearchAttributes: [
+            { key: MandateContract, value: CONTRACT },
+            { key: MandateClient, value: clientParty },
+            { key: MandateProcess, value: TYPE },
+            { key: MandateStatus, value: 'running' },
+          ],
+        });
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / elapsed, p99: latencies[Math.ceil(latencies.length * 0.99) - 1] ?? NaN, count: latencies.length };
+}
+
+async function apiStarts(url: string, key: string, seconds: number, prefix: string): Promise<{ perSecond: number; p99: number; count: number; errors: number }> {
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: `/v1/contracts/${CONTRACT}/processes`,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: TYPE, businessKey: `${prefix}-${n++}`, input }) }),
+      },
+    ],
+  });
+  const created = result['2xx'];
+  return { perSecond: created / seconds, p99: result.latency.p99, count: created, errors: result.non2xx + result.errors + result.timeouts };
+}
+
+async function main(): Promise<void> {
+  const [cliPath, database] = await Promise.all([findOrBuildTemporalCli({ log }), createTestDatabase()]);
+  const server = await startDevServer({ cliPath, uiPort: false, searchAttributes: SEARCH_ATTRIBUTES, log });
+  const codec = new EncryptionCodec(parseCodecKeys(newCodecKeySpec('bench')));
+  const temporal = await connectTemporal({ address: server.address, namespace: 'default', taskQueue, codec });
+  const connection = await Connection.connect({ address: server.address });
+  const direct = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [codec] } });
+  const http = createApp({ db: database.db, temporal, log: silentLog }).listen(0, '127.0.0.1');
+  try {
+    const contract = await readContractFile('examples/contract.yaml');
+    await loadContract(database.db, contract);
+    const key = (await issueExampleKeys(database.db, contract)).find((k) => k.userId === 'u-hr-lea')!.key;
+    await new Promise<void>((resolve) => (http.listening ? resolve() : http.once('listening', () => resolve())));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const clientParty = contract.parties.find((p) => p.kind === 'client')!.id;
+
+    // Warm-up on both paths (JIT, connection pools, the dev server's caches).
+    await directStarts(direct, clientParty, 2, 'warm-direct');
+    await apiStarts(url, key, 2, 'warm-api');
+    log(`direct starts for ${SECONDS} s at concurrency ${CONNECTIONS}…`);
+    const d = await directStarts(direct, clientParty, SECONDS, 'direct');
+    log(`API starts for ${SECONDS} s at concurrency ${CONNECTIONS}…`);
+    const a = await apiStarts(url, key, SECONDS, 'api');
+    const ratio = a.perSecond / d.perSecond;
+    console.log(`\nStarting ${TYPE} processes, ${SECONDS} s each side, concurrency ${CONNECTIONS}, one dev server, no worker`);
+    console.log(`direct (Temporal client)   ${d.perSecond.toFixed(1).padStart(7)} starts/s   p99 ${d.p99.toFixed(1).padStart(6)} ms   (${d.count} starts)`);
+    console.log(`API (POST …/processes)      ${a.perSecond.toFixed(1).padStart(7)} starts/s   p99 ${a.p99.toFixed(1).padStart(6)} ms   (${a.count} created, ${a.errors} errors)`);
+    console.log(`ratio API/direct: ${ratio.toFixed(2)}   target ≥ ${TARGET}: ${ratio >= TARGET ? 'ok' : 'UNDER TARGET'}`);
+  } finally {
+    http.close();
+    http.closeAllConnections();
+    await connection.close();
+    await temporal.close();
+    await database.drop();
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
