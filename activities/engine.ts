@@ -4,14 +4,14 @@ import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/act
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
-import { getContract, getContractVersion } from '../db/contracts';
+import { getContract } from '../db/contracts';
+import { getParsedContractVersion } from '../db/contract-cache';
 import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState, registerProcess } from '../db/processes';
 import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs } from '../db/agent-jobs';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
-import { parseContract } from '../domain/contract';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
@@ -103,11 +103,9 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
   return {
     /** The part of an immutable contract version a process needs: never pricing. */
     async loadContractSlice(input: { contractId: string; version: number; activityKeys: string[] }): Promise<ContractSlice> {
-      const row = await getContractVersion(db, input.contractId, input.version);
-      if (!row) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} not found`, 'ContractNotFound');
-      const parsed = parseContract(row.document);
-      if (!parsed.ok) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} is invalid`, 'ContractInvalid');
-      return sliceContract(parsed.contract, input.activityKeys);
+      const contract = await getParsedContractVersion(db, input.contractId, input.version);
+      if (!contract) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} not found`, 'ContractNotFound');
+      return sliceContract(contract, input.activityKeys);
     },
 
     recordStep,

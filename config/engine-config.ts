@@ -25,9 +25,20 @@ export const WebhookTarget = z.strictObject({
 });
 export type WebhookTarget = z.infer<typeof WebhookTarget>;
 
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name');
+
+/** Monitoring alerts of one contract (POST /v1/contracts/{id}/monitoring/alerts) signed with HMAC. */
+export const MonitoringSource = z.strictObject({
+  /** Environment variables holding the signing secrets: the first is current, the others still accepted while rotating. */
+  secretEnv: z.array(EnvName).min(1).max(4),
+});
+export type MonitoringSource = z.infer<typeof MonitoringSource>;
+
 export const EngineConfig = z.strictObject({
   actions: ActionsConfig.default({}),
   webhooks: z.record(z.string().min(1).max(128), WebhookTarget).optional(),
+  /** Contract id → how its monitoring alerts are signed. */
+  monitoring: z.record(z.string().min(1).max(128), MonitoringSource).optional(),
 });
 /** What the file holds, as parsed. */
 export type EngineConfigFile = z.infer<typeof EngineConfig>;
@@ -99,4 +110,10 @@ export function loadEngineConfig(file: string): EngineConfig {
 /** The signing secret of a webhook target, read from the environment when configured so. */
 export function webhookSecret(target: WebhookTarget, env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
   return target.secret ?? (target.secretEnv === undefined ? undefined : env[target.secretEnv]);
+}
+
+/** The secrets a contract's monitoring alerts may be signed with (none: only an agent key is accepted). */
+export function monitoringSecrets(config: Pick<EngineConfig, 'monitoring'>, contractId: string, env: Readonly<Record<string, string | undefined>> = process.env): string[] {
+  const source = config.monitoring && Object.hasOwn(config.monitoring, contractId) ? config.monitoring[contractId] : undefined;
+  return (source?.secretEnv ?? []).map((name) => env[name]).filter((s): s is string => typeof s === 'string' && s.length >= 16);
 }

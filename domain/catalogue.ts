@@ -1,7 +1,9 @@
 // What Mandate can run: the services a contract may subscribe to and the processes
 // that deliver them. Adding a process is one entry in `definitions`.
 import { z } from 'zod';
+import { ActionDurationsInput, WindowOverride } from './change';
 import { IsoDate } from './ids';
+import { RunbookStart } from './runbook';
 
 export const SERVICES = {
   mco: 'Keeping systems operational: patching, backups, restore tests.',
@@ -72,6 +74,11 @@ export const BackupInput = z.strictObject({
   assets: z.array(AssetId).min(1).optional(),
   /** The business day the run belongs to (scheduled runs: from the scheduled time). */
   day: IsoDate.optional(),
+  /** Overrides when the watchdog fires (default: the policy's `expectedBy` on the run's day); for tests and drills. */
+  watchdogAt: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/, 'expected an instant such as 2027-03-08T03:00:00+01:00')
+    .optional(),
 });
 export type BackupInput = z.infer<typeof BackupInput>;
 
@@ -93,6 +100,10 @@ export const PatchCycleInput = z.strictObject({
   /** The maintenance window to run in (default: the first one of the contract). */
   window: z.string().optional(),
   patches: z.string().max(500).default('all-security'),
+  /** Expected duration of each action for one server; conservative defaults otherwise (domain/change.ts). */
+  durations: ActionDurationsInput.optional(),
+  /** Test/operator override of the window occurrence (freezes still apply). */
+  windowOverride: WindowOverride.optional(),
 });
 export type PatchCycleInput = z.infer<typeof PatchCycleInput>;
 
@@ -109,7 +120,7 @@ const definitions = {
     key: 'incident',
     title: 'Incident',
     services: ['support', 'security-monitoring'],
-    activityKeys: ['incident.triage', 'incident.resolve', 'incident.confirm'],
+    activityKeys: ['incident.triage', 'incident.resolve', 'incident.client-info', 'incident.confirm'],
     starts: [],
     input: IncidentInput,
   },
@@ -136,6 +147,16 @@ const definitions = {
     activityKeys: ['change.patch', 'vm.snapshot', 'vm.patch', 'vm.health-check', 'vm.restore-snapshot', 'change.report'],
     starts: ['incident'],
     input: PatchCycleInput,
+  },
+  // One interpreter for every registered runbook: its service and activity keys are the
+  // runbook's own, so coverage is checked per run, on the pinned definition (api/services/runbooks.ts).
+  runbook: {
+    key: 'runbook',
+    title: 'Runbook',
+    services: [],
+    activityKeys: [],
+    starts: [],
+    input: RunbookStart,
   },
 } as const satisfies Record<string, ProcessDefinition>;
 

@@ -8,7 +8,7 @@ import { Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
-import { loadEngineConfig, webhookSecret } from '../config/engine-config';
+import { loadEngineConfig, monitoringSecrets, webhookSecret } from '../config/engine-config';
 import { openDatabase, type Database } from '../db/connection';
 import { listContractsForParty } from '../db/contracts';
 import { createSecretBox } from '../db/secret-box';
@@ -134,7 +134,7 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
 
     let apiUrl: string | undefined;
     if (config.MANDATE_ROLE !== 'worker') {
-      const apiDeps = { db: database.db, temporal, log, adminKey: config.MANDATE_ADMIN_KEY, secretBox };
+      const apiDeps = { db: database.db, temporal, log, adminKey: config.MANDATE_ADMIN_KEY, secretBox, monitoringSecrets: (contractId: string) => monitoringSecrets(engineConfig, contractId) };
       const server = await listen(createApp(apiDeps), config.PORT);
       stops.push(() => closeServer(server, SHUTDOWN_GRACE_MS, log));
       const address = server.address();

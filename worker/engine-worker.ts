@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
 import type { PayloadCodec } from '@temporalio/common';
 import type { EngineConfig } from '../config/engine-config';
+import { Client, Connection } from '@temporalio/client';
 import { createEngineActivities } from '../activities/engine';
+import { createProcessActivities } from '../activities/processes';
 
 export interface EngineWorkerOptions {
   temporalAddress: string;
@@ -31,12 +33,18 @@ export interface EngineWorker {
 
 export async function startEngineWorker(opts: EngineWorkerOptions): Promise<EngineWorker> {
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
-  const activities = createEngineActivities({
-    db: opts.db,
-    actions: opts.engineConfig.actions,
-    actionsDir: opts.engineConfig.configDir,
-    log: opts.log.child({ component: 'engine-actions' }),
-  });
+  // Processes that start processes (a failed backup opens an incident) do it through a client.
+  const clientConnection = await Connection.connect({ address: opts.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: opts.namespace, dataConverter: { payloadCodecs: [opts.codec] } });
+  const activities = {
+    ...createEngineActivities({
+      db: opts.db,
+      actions: opts.engineConfig.actions,
+      actionsDir: opts.engineConfig.configDir,
+      log: opts.log.child({ component: 'engine-actions' }),
+    }),
+    ...createProcessActivities({ db: opts.db, client, taskQueue: opts.taskQueue }),
+  };
   const workflowSource = opts.workflowBundlePath
     ? { workflowBundle: { codePath: opts.workflowBundlePath } }
     : { workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) };
@@ -49,7 +57,10 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
     ...workflowSource,
     ...opts.tuning,
   });
-  const running = worker.run().finally(() => connection.close());
+  const running = worker.run().finally(async () => {
+    await connection.close();
+    await clientConnection.close();
+  });
   return {
     worker,
     running,

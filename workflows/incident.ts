@@ -62,7 +62,7 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     if (targets) {
       // Response: open → triage done, judged against the priority triage set.
       run.defer({ slaRecords: [responseRecord(run, targets, priority, openedAt, nowMs())] });
-      run.startClock({ name: 'resolution', clause: `${targets.clause}/resolution`, target: targets.resolution, calendar: targets.calendar, priority });
+      run.startClock({ name: 'resolution', clause: `${targets.clause}/resolution`, target: targets.resolution, calendar: targets.calendar, priority, startedAt: openedAt });
     } else {
       run.journal({ event: 'sla.not-applicable', data: { priority, reason: `the contract has no slas.support.${priority}` } });
     }

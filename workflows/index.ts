@@ -2,3 +2,6 @@
 export { employeeOnboarding } from './employee-onboarding';
 export { incident } from './incident';
 export { runbookInterpreter } from './runbook';
+export { backupRun } from './backup';
+export { restoreTest } from './restore-test';
+export { patchCycle } from './patch-cycle';

@@ -107,9 +107,13 @@ export class ProcessRun {
     return record;
   }
 
-  /** Starts the process's SLA clock; its deadline is watched until the clock stops. */
-  startClock(input: { name: string; clause: string; target: string; calendar?: string; priority?: string }): void {
-    this.clock = startClock({ name: input.name, clause: input.clause, target: input.target, calendar: calendarNamed(this.slice, input.calendar), at: nowMs() });
+  /**
+   * Starts the process's SLA clock; its deadline is watched until the clock stops.
+   * `startedAt` (epoch ms, not in the future) counts from an earlier instant, e.g. when the
+   * incident was opened although its priority, and so its target, is known only at triage.
+   */
+  startClock(input: { name: string; clause: string; target: string; calendar?: string; priority?: string; startedAt?: number }): void {
+    this.clock = startClock({ name: input.name, clause: input.clause, target: input.target, calendar: calendarNamed(this.slice, input.calendar), at: Math.min(input.startedAt ?? nowMs(), nowMs()) });
     this.clockPriority = input.priority;
     this.journal({ event: 'sla.started', clause: input.clause, data: { clock: input.name, target: input.target, deadlineAt: isoOf(this.clock.deadlineAt) } });
     this.clockChanged();

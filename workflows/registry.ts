@@ -4,4 +4,7 @@ export const WORKFLOW_TYPES: Readonly<Record<string, string>> = Object.freeze({
   'employee-onboarding': 'employeeOnboarding',
   incident: 'incident',
   runbook: 'runbookInterpreter',
+  backup: 'backupRun',
+  'restore-test': 'restoreTest',
+  'patch-cycle': 'patchCycle',
 });

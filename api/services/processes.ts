@@ -3,10 +3,10 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, Workflo
 import type { Kysely } from 'kysely';
 import type { Schema } from '../../db/schema';
 import type { Principal } from '../../db/api-keys';
-import { getContract, getContractVersion, isContractParty } from '../../db/contracts';
+import { getContract } from '../../db/contracts';
+import { getParsedContractVersion } from '../../db/contract-cache';
 import { getProcess as getProcessRow, registerProcess } from '../../db/processes';
 import type { ProcessRow } from '../../db/schema';
-import { parseContract } from '../../domain/contract';
 import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
@@ -46,7 +46,7 @@ export async function startProcess(
 ): Promise<{ process: ProcessRow; created: boolean }> {
   const { db, temporal } = deps;
   const contract = await getContract(db, contractId);
-  if (!contract || !(await isContractParty(db, contractId, principal.partyId))) throw notFound(`contract ${contractId}`);
+  if (!contract || !contract.party_ids.includes(principal.partyId)) throw notFound(`contract ${contractId}`);
   if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
     throw forbiddenAction('starting a process needs a user key with the operator role');
   }
@@ -61,13 +61,12 @@ export async function startProcess(
   if (!definition || !workflowType) {
     throw unprocessable('unknown-process', 'Unknown process type', `"${request.type}" is not a process of the catalogue`, { known: Object.keys(WORKFLOW_TYPES) });
   }
-  const version = await getContractVersion(db, contractId, contract.current_version);
-  const parsed = version && parseContract(version.document);
-  if (!parsed?.ok) throw new Error(`contract ${contractId} v${contract.current_version} does not parse`);
+  const document = await getParsedContractVersion(db, contractId, contract.current_version);
+  if (!document) throw new Error(`contract ${contractId} v${contract.current_version} is missing`);
   // A type with a start hook resolves what it runs first (a runbook: its pinned version),
   // and coverage checks that resolved definition in place of the catalogue entry.
   const resolved = Object.hasOwn(START_RESOLVERS, request.type) ? await START_RESOLVERS[request.type]!(db, request.input) : { definition, input: request.input };
-  const covered = coverage(parsed.contract, request.type, { ...PROCESSES, [request.type]: resolved.definition });
+  const covered = coverage(document, request.type, { ...PROCESSES, [request.type]: resolved.definition });
   if (!covered.covered) {
     throw unprocessable('not-covered', 'Not covered by the contract', `contract ${contractId} does not cover ${request.type}`, {
       missingServices: covered.missingServices,

@@ -15,18 +15,22 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { createEngineActivities } from '../../activities/engine';
+import { createBackupActivities } from '../../activities/backups';
 import type { Principal } from '../../db/api-keys';
 import { registerProcess } from '../../db/processes';
 import type { Schema, TaskRow } from '../../db/schema';
 import { listTasksForParty } from '../../db/tasks';
 import { completeTask, type CompletionRequest } from '../../api/services/tasks';
+import { SERVICES } from '../../domain/catalogue';
 import type { Contract } from '../../domain/contract';
+import { validateRunbook } from '../../domain/runbook';
 import { startDevServer } from '../../scripts/dev-server';
 import { loadContract, readContractFile } from '../../scripts/load-example';
 import { findOrBuildTemporalCli } from '../../scripts/temporal-cli';
 import type { ProcessStart } from '../../workflows/definitions';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { createTestDatabase } from '../support/db';
+import { FakeAgent, writeFakeBackup } from '../support/fake-agent';
 import { silentLog, startProbe, testEngineConfig, waitFor } from '../support/harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +43,8 @@ interface Recording {
   db: Kysely<Schema>;
   client: Client;
   contract: Contract;
+  /** Where the fake agents write backups and the engine action verify-backup reads them. */
+  backupStore: string;
 }
 
 type Scenario = (r: Recording) => Promise<WorkflowHandle>;
@@ -63,7 +69,37 @@ async function complete(r: Recording, handle: WorkflowHandle, who: Principal, re
   return task;
 }
 
+/** Starts a backup or restore test the way a schedule or the API would (nuvola's schedule as requester). */
+async function startMco(r: Recording, type: 'backup' | 'restore-test', businessKey: string, input: Record<string, unknown>): Promise<WorkflowHandle> {
+  const id = `mandate:${r.contract.id}:${type}:${businessKey}`;
+  const requestedBy = { userId: `schedule:${type}`, partyId: 'nuvola' };
+  await registerProcess(r.db, { id, contractId: r.contract.id, contractVersion: 1, processType: type, businessKey, requestedBy: requestedBy.userId, requestedByParty: requestedBy.partyId });
+  const start: ProcessStart = { contractId: r.contract.id, version: 1, processType: type, businessKey, requestedBy, input };
+  return r.client.workflow.start(type === 'backup' ? 'backupRun' : 'restoreTest', { workflowId: id, taskQueue, args: [start] });
+}
+
+/** The party's fake agent backs up each job's asset (the way examples/actions/infra.mjs does). */
+async function backUp(r: Recording, partyId: string, agentId: string, jobs: number): Promise<void> {
+  const agent = new FakeAgent(r.db, r.client, partyId, agentId);
+  for (let i = 0; i < jobs; i++) await agent.handle(async (job) => ({ ok: true, output: await writeFakeBackup(r.backupStore, partyId, String(job.params.asset)) }));
+}
+
 const SCENARIOS: Record<string, Scenario> = {
+  // The nightly backup of the policy's three assets: two on dc-lyon's agent, one on nuvola's, each verified by the engine.
+  backup: async (r) => {
+    const handle = await startMco(r, 'backup', 'nightly-backup.2027-03-08', { day: '2027-03-08' });
+    await Promise.all([backUp(r, 'dc-lyon', 'ag-dc-lyon', 2), backUp(r, 'nuvola', 'ag-nuvola-soc', 1)]);
+    return handle;
+  },
+  // A restore test of the latest verified backup of srv-file-01 (backed up first), evidence to the client.
+  'restore-test': async (r) => {
+    const backup = await startMco(r, 'backup', 'restore-source', { assets: ['srv-file-01'], day: '2027-03-31' });
+    await backUp(r, 'nuvola', 'ag-nuvola-soc', 1);
+    await backup.result();
+    const handle = await startMco(r, 'restore-test', 'restore-test.2027-04-05', { asset: 'srv-file-01' });
+    await new FakeAgent(r.db, r.client, 'nuvola', 'ag-nuvola-soc').handle((job) => ({ ok: true, output: { backupId: String(job.params.backupId), target: 'scratch-srv-file-01', verified: true } }));
+    return handle;
+  },
   // The whole onboarding: requester's own step, engine action, approval, vendor task with a due timer, confirmation.
   'employee-onboarding': async (r) => {
     const businessKey = 'EMP-0001';
@@ -85,6 +121,26 @@ const SCENARIOS: Record<string, Scenario> = {
     await complete(r, handle, dsiPaul, { decision: 'approve', comment: 'ok' });
     await complete(r, handle, sam, { payload: { trackingNumber: 'TRK-EXAMPLE-1' } });
     await complete(r, handle, claire, { comment: 'ready' });
+    return handle;
+  },
+  // An incident opened by the client: triage P2, dc-lyon consulted, n2 resolves, the client confirms.
+  incident: async (r) => {
+    const businessKey = 'INC-0001';
+    const id = `mandate:${r.contract.id}:incident:${businessKey}`;
+    await registerProcess(r.db, { id, contractId: r.contract.id, contractVersion: 1, processType: 'incident', businessKey, requestedBy: hrLea.userId, requestedByParty: hrLea.partyId });
+    const start: ProcessStart = {
+      contractId: r.contract.id,
+      version: 1,
+      processType: 'incident',
+      businessKey,
+      requestedBy: hrLea,
+      input: { title: 'Example: the ERP answers slowly', description: 'Made-up incident', priority: 'P3', source: { kind: 'client' }, asset: 'srv-erp-01' },
+    };
+    const handle = await r.client.workflow.start('incident', { workflowId: id, taskQueue, args: [start] });
+    await complete(r, handle, marc, { payload: { priority: 'P2' } });
+    await complete(r, handle, dcOps, { comment: 'nothing on our side' });
+    await complete(r, handle, marc, { payload: { resolution: 'Example: index rebuilt' } });
+    await complete(r, handle, dsiPaul, { payload: { confirmed: true } });
     return handle;
   },
   'step-probe-engine': (r) =>
@@ -115,6 +171,30 @@ const SCENARIOS: Record<string, Scenario> = {
     await complete(r, handle, marc, { payload: { ticket: 'CHG-EXAMPLE-1' } });
     return handle;
   },
+};
+
+
+/** The interpreter on a runbook pinned in its start: an engine step, a step skipped by its condition, a person step. */
+SCENARIOS.runbook = async (r) => {
+  const businessKey = 'RB-0001';
+  const id = `mandate:${r.contract.id}:runbook:${businessKey}`;
+  await registerProcess(r.db, { id, contractId: r.contract.id, contractVersion: 1, processType: 'runbook', businessKey, requestedBy: 'u-claire', requestedByParty: 'nuvola' });
+  const checked = validateRunbook({
+    key: 'service-account',
+    title: 'Service account',
+    service: 'bpo-hr',
+    input: { username: { type: 'string' }, privileged: { type: 'boolean', required: false } },
+    steps: [
+      { id: 'create', activityKey: 'iam.create-accounts', params: { username: { var: 'input.username' }, displayName: { cat: ['Service ', { var: 'input.username' }] }, department: 'IT' } },
+      { id: 'grant', activityKey: 'iam.grant-privileged', when: { var: 'input.privileged' }, params: { username: { var: 'input.username' }, groups: ['erp-admins'] } },
+      { id: 'confirm', activityKey: 'onboarding.confirm', when: { '==': [{ var: 'steps.create.outcome' }, 'done'] }, onFailure: 'continue' },
+    ],
+  }, Object.keys(SERVICES));
+  if (!checked.ok) throw new Error(JSON.stringify(checked.faults));
+  const start: ProcessStart = { contractId: r.contract.id, version: 1, processType: 'runbook', businessKey, requestedBy: { userId: 'u-claire', partyId: 'nuvola' }, input: { runbook: 'service-account', version: 1, input: { username: 'svc.backup' }, definition: checked.runbook } };
+  const handle = await r.client.workflow.start('runbookInterpreter', { workflowId: id, taskQueue, args: [start] });
+  await complete(r, handle, marc, { comment: 'account checked' });
+  return handle;
 };
 
 function parseArgs(argv: string[]): { names: string[]; overwrite: boolean } {
@@ -158,9 +238,12 @@ async function main(): Promise<void> {
       connection: nativeConnection,
       taskQueue,
       workflowBundle: bundle,
-      activities: createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
+      activities: {
+        ...createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
+        ...createBackupActivities({ db: database.db }),
+      },
     });
-    const recording: Recording = { db: database.db, client, contract };
+    const recording: Recording = { db: database.db, client, contract, backupStore: engine.backupStore };
     await mkdir(historiesDir, { recursive: true });
     await worker.runUntil(async () => {
       for (const name of names) {

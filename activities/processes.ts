@@ -1,0 +1,109 @@
+// Engine activities that start a process from a process (DESIGN.md: a failed backup opens
+// an incident). Like the API, they register the process row first, then start its workflow
+// idempotently, so a retried activity opens nothing twice.
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { Schema } from '../db/schema';
+import { getContract } from '../db/contracts';
+import { registerProcess } from '../db/processes';
+import { IncidentInput } from '../domain/catalogue';
+import type { ProcessStart } from '../workflows/definitions';
+import { WORKFLOW_TYPES } from '../workflows/registry';
+import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../workflows/search-attributes';
+
+export interface ProcessActivityDeps {
+  db: Kysely<Schema>;
+  /** A client with the engine's payload codec. */
+  client: Client;
+  taskQueue: string;
+}
+
+/** What a process gives to open an incident about what went wrong in it. */
+export interface OpenIncidentInput {
+  contractId: string;
+  /** The version the opening process runs under: its slice covered the incident keys. */
+  contractVersion: number;
+  /** The opening process: its id is the incident's source, its requester the incident's. */
+  openedBy: { processId: string; requestedBy: { userId: string; partyId: string } };
+  /**
+   * What this incident is about within the opening process (e.g. `verify:srv-erp-01`):
+   * the same key opens the same incident, so retries and replays open one.
+   */
+  key: string;
+  title: string;
+  description?: string;
+  priority?: 'P1' | 'P2' | 'P3' | 'P4';
+  asset?: string;
+}
+
+export interface OpenedIncident {
+  processId: string;
+  /** false: the incident existed already (a retry, or a second call with the same key). */
+  created: boolean;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+}
+
+/** `mandate:<contract>:<type>:<key>` → `<type>:<key>:<what>`: unique per opening process and key. */
+export function incidentKeyFor(openedBy: string, key: string): string {
+  return `${openedBy.replace(/^mandate:[^:]+:/, '')}:${key}`;
+}
+
+export function createProcessActivities({ db, client, taskQueue }: ProcessActivityDeps) {
+  return {
+    /** Registers and starts an incident workflow; idempotent on (contract, opening process, key). */
+    async openIncident(request: OpenIncidentInput): Promise<OpenedIncident> {
+      const input = IncidentInput.safeParse({
+        title: request.title,
+        description: request.description,
+        priority: request.priority,
+        source: { kind: 'process', ref: request.openedBy.processId },
+        asset: request.asset,
+      });
+      if (!input.success) throw ApplicationFailure.nonRetryable(`invalid incident: ${input.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`, 'InvalidInput');
+      const contract = await getContract(db, request.contractId);
+      if (!contract) throw ApplicationFailure.nonRetryable(`contract ${request.contractId} not found`, 'ContractNotFound');
+      const businessKey = incidentKeyFor(request.openedBy.processId, request.key);
+      const id = `mandate:${request.contractId}:incident:${businessKey}`;
+      const { process, created } = await registerProcess(db, {
+        id,
+        contractId: request.contractId,
+        contractVersion: request.contractVersion,
+        processType: 'incident',
+        businessKey,
+        requestedBy: request.openedBy.requestedBy.userId,
+        requestedByParty: request.openedBy.requestedBy.partyId,
+      });
+      // The row outlives Temporal's retention: an incident that ended is never run again.
+      if (process.status !== 'running') return { processId: id, created: false, status: process.status };
+      const start: ProcessStart = {
+        contractId: request.contractId,
+        version: process.contract_version,
+        processType: 'incident',
+        businessKey,
+        requestedBy: { userId: process.requested_by, partyId: process.requested_by_party },
+        input: input.data,
+      };
+      try {
+        await client.workflow.start(WORKFLOW_TYPES.incident ?? 'incident', {
+          workflowId: id,
+          taskQueue,
+          args: [start],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          typedSearchAttributes: [
+            { key: MandateContract, value: request.contractId },
+            { key: MandateClient, value: contract.client_id },
+            { key: MandateProcess, value: 'incident' },
+            { key: MandateStatus, value: 'running' },
+          ],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      return { processId: id, created, status: 'running' };
+    },
+  };
+}
+
+export type ProcessActivities = ReturnType<typeof createProcessActivities>;
