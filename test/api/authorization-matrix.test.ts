@@ -1,0 +1,98 @@
+// Every route of the OpenAPI document, called by principals who must not see the example
+// contract's resources: no key, a revoked key, another client's operator. Nothing leaks:
+// 401 without a valid key, 404 (never 403, 409, 422 or 200 with data) for the other client.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiWorld, onboarding, openTaskOf, enc, type ApiWorld, type Json } from './support';
+
+let world: ApiWorld;
+let processId: string;
+let taskId: string;
+
+beforeAll(async () => {
+  world = await startApiWorld(import.meta.url);
+  const started = await world.call('client-op', 'POST', '/v1/contracts/ctr-martin-2027/processes', onboarding('emp-matrix'));
+  processId = started.body.id as string;
+  taskId = (await openTaskOf(world, 'client-approver', processId, 'iam.grant-privileged')).id as string;
+}, 120_000);
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+interface Route {
+  method: string;
+  path: string;
+  secured: boolean;
+}
+
+async function routes(): Promise<Route[]> {
+  const doc = (await world.call(undefined, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, { security?: unknown[] }>>; security?: unknown[] };
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), path, secured: (op.security ?? doc.security ?? []).length > 0 })),
+  );
+}
+
+/** The example contract's resources, by path parameter name. */
+function concrete(path: string): string {
+  const values: Record<string, string> = {
+    contractId: 'ctr-martin-2027',
+    processId: enc(processId),
+    taskId,
+    partyId: 'martin',
+    version: '1',
+    name: 'nightly-backup',
+    keyId: 'key-unknown',
+    webhookId: 'wh-unknown',
+    jobId: 'job-unknown',
+    key: 'restart-service',
+  };
+  return path.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? 'x');
+}
+
+describe('authorization matrix', () => {
+  it('when no key or a revoked key is given, then every secured route answers 401 problem+json', async () => {
+    const all = (await routes()).filter((r) => r.secured);
+    expect(all.length).toBeGreaterThan(20);
+    for (const route of all) {
+      for (const who of [undefined, 'revoked']) {
+        const res = await world.call(who, route.method, concrete(route.path), route.method === 'GET' || route.method === 'DELETE' ? undefined : {});
+        expect(res.status, `${who ?? 'no key'} ${route.method} ${route.path}`).toBe(401);
+        expect(res.type).toContain('application/problem+json');
+      }
+    }
+  });
+
+  it("when another client calls a route about this contract's resources, then it is 404 (or 400 for a body it would refuse anyway)", async () => {
+    const scoped = (await routes()).filter((r) => r.secured && /\{(contractId|processId|taskId|partyId|jobId)\}/.test(r.path));
+    expect(scoped.length).toBeGreaterThan(10);
+    for (const route of scoped) {
+      const res = await world.call('other-client', route.method, concrete(route.path), route.method === 'GET' || route.method === 'DELETE' ? undefined : {});
+      const label = `${route.method} ${route.path} → ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
+      // A user key on an agent-only route is refused for its kind, whoever owns the job.
+      const agentOnly = route.path.startsWith('/v1/agent/');
+      expect(agentOnly ? [400, 403, 404] : [400, 404], label).toContain(res.status);
+      // Only the problem itself comes back: nothing about the contract, its parties or its data.
+      expect(res.type, label).toContain('application/problem+json');
+      expect(Object.keys(res.body).filter((k) => !['type', 'title', 'status', 'detail', 'instance', 'errors'].includes(k)), label).toEqual([]);
+      expect(JSON.stringify(res.body), label).not.toMatch(/Boulangeries|nuvola|u-hr-lea|pc-logistique/);
+    }
+  });
+
+  it("when another client lists things, then none of this contract's contracts, processes or tasks appear", async () => {
+    for (const url of ['/v1/contracts', '/v1/processes', '/v1/tasks', '/v1/parties', `/v1/processes?contractId=ctr-martin-2027`, '/v1/tasks?status=done']) {
+      const res = await world.call('other-client', 'GET', url);
+      expect(res.status, url).toBe(200);
+      const text = JSON.stringify(res.body as Json);
+      expect(text, url).not.toContain('ctr-martin-2027');
+      expect(text, url).not.toContain(processId);
+      expect(text, url).not.toContain(taskId);
+    }
+  });
+
+  it("when the client's vendor or the provider reads the client's task, then it is 404", async () => {
+    for (const who of ['vendor', 'provider-op']) {
+      const res = await world.call(who, 'GET', `/v1/tasks/${taskId}`);
+      expect(res.status, who).toBe(404);
+    }
+  });
+});
