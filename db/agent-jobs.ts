@@ -47,8 +47,9 @@ export async function withdrawAgentJobs(db: Kysely<Schema>, ids: string[]): Prom
 
 /**
  * The engine activity waiting for the agent's result records its task token. On a retry
- * (the agent went silent, or reported a retryable failure) the job is offered again to any
- * agent of the party; its idempotency key keeps the effect single.
+ * after an attempt that had attached (the agent went silent), or after a retryable failure,
+ * the job is offered again to any agent of the party; its idempotency key keeps the effect
+ * single. A retry of an attempt that never attached (it failed before) keeps the agent.
  */
 export async function attachJobAttempt(db: Kysely<Schema>, jobId: string, input: { taskToken: string; attempt: number }): Promise<AgentJobRow | undefined> {
   const reoffer = input.attempt > 1;
@@ -56,8 +57,8 @@ export async function attachJobAttempt(db: Kysely<Schema>, jobId: string, input:
     UPDATE agent_jobs SET
       task_token = ${input.taskToken},
       attempt = ${input.attempt},
-      status = CASE WHEN ${reoffer} AND (status = 'running' OR (status = 'failed' AND retryable)) THEN 'offered' ELSE status END,
-      agent_id = CASE WHEN ${reoffer} AND (status = 'running' OR (status = 'failed' AND retryable)) THEN NULL ELSE agent_id END,
+      status = CASE WHEN ${reoffer} AND ((status = 'running' AND task_token IS NOT NULL) OR (status = 'failed' AND retryable)) THEN 'offered' ELSE status END,
+      agent_id = CASE WHEN ${reoffer} AND ((status = 'running' AND task_token IS NOT NULL) OR (status = 'failed' AND retryable)) THEN NULL ELSE agent_id END,
       reason = CASE WHEN ${reoffer} AND status = 'failed' AND retryable THEN NULL ELSE reason END
     WHERE id = ${jobId}
     RETURNING *`.execute(db);

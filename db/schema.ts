@@ -211,6 +211,18 @@ export interface SlaRecordsTable {
   started_at: Timestamp;
 }
 
+export interface RunbooksTable {
+  key: string;
+  version: number;
+  title: string;
+  service: string;
+  /** The validated runbook document (domain/runbook.ts). */
+  definition: Jsonb<unknown>;
+  created_by: string | null;
+  created_by_party: string;
+  created_at: CreatedAt;
+}
+
 export interface Schema {
   parties: PartiesTable;
   users: UsersTable;
@@ -227,6 +239,7 @@ export interface Schema {
   idempotency_keys: IdempotencyKeysTable;
   agent_jobs: AgentJobsTable;
   sla_records: SlaRecordsTable;
+  runbooks: RunbooksTable;
 }
 
 export type PartyRow = Selectable<PartiesTable>;
@@ -244,3 +257,4 @@ export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>;
 export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
 export type AgentJobRow = Selectable<AgentJobsTable>;
 export type SlaRecordRow = Selectable<SlaRecordsTable>;
+export type RunbookRow = Selectable<RunbooksTable>;

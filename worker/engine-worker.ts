@@ -10,6 +10,7 @@ import type { EngineConfig } from '../config/engine-config';
 import { Client, Connection } from '@temporalio/client';
 import { createEngineActivities } from '../activities/engine';
 import { createProcessActivities } from '../activities/processes';
+import { createBackupActivities } from '../activities/backups';
 
 export interface EngineWorkerOptions {
   temporalAddress: string;
@@ -44,6 +45,7 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
       log: opts.log.child({ component: 'engine-actions' }),
     }),
     ...createProcessActivities({ db: opts.db, client, taskQueue: opts.taskQueue }),
+    ...createBackupActivities({ db: opts.db }),
   };
   const workflowSource = opts.workflowBundlePath
     ? { workflowBundle: { codePath: opts.workflowBundlePath } }

@@ -66,9 +66,9 @@ async function backupAsset(run: ProcessRun, item: BackupItem, ctx: { day: string
   const routed = resolveStep(run.slice, 'backup.run', { asset });
   const party = routed.ok ? routed.step.responsible.party : '';
   const result: BackupAssetResult = { asset, party, status: 'failed', late: false };
-  const dedupKey = incidentKey(run.start.contractId, 'backup', asset, ctx.day);
+  const key = incidentKey(asset, ctx.day);
   const raise = async (title: string, description: string) => {
-    result.incident ??= await raiseIncident(run, { stepKey: 'backup.run', asset, dedupKey, title, description });
+    result.incident ??= await raiseIncident(run, { stepKey: 'backup.run', asset, key, title, description });
   };
 
   // The watchdog: a timer racing this asset's backup; late, it opens the incident and the backup goes on.

@@ -74,9 +74,31 @@ export class ProcessRun {
     this.buffered.push({ ...entry, seq: ++this.seq, at: nowIso() });
   }
 
-  /** Writes buffered entries, deferred effects and the given ones in one local activity (one transaction). */
+  /** Steps running now: more than one (parallel steps) means writes must not overtake each other. */
+  activeSteps = 0;
+  private writes: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes buffered entries, deferred effects and the given ones in one local activity (one
+   * transaction). Writes are chained: an entry's predecessor in the hash chain is always
+   * written first, even when parallel steps record at once.
+   */
   async record(effects: Omit<StepRecord, 'processId' | 'entries'> = {}): Promise<void> {
-    await local.recordStep(this.take(effects));
+    if (!wf.patched(PATCH_CHAINED_WRITES)) {
+      await local.recordStep(this.take(effects));
+      return;
+    }
+    const write = this.writes.then(() => local.recordStep(this.take(effects)));
+    this.writes = write.catch(() => undefined);
+    await write;
+  }
+
+  /**
+   * What an engine or agent activity may write before it acts, sparing a write of its own:
+   * only while one step runs, so no other write can be in flight meanwhile.
+   */
+  carry(): StepRecord | undefined {
+    return this.activeSteps <= 1 ? this.take() : undefined;
   }
 
   /**
@@ -290,6 +312,9 @@ function mergeEffects(a: Omit<StepRecord, 'processId' | 'entries'>, b: Omit<Step
   if (a.process || b.process) merged.process = { ...a.process, ...b.process };
   return merged;
 }
+
+/** Writes wait for the previous one (parallel steps); runs recorded before wrote as they came. */
+const PATCH_CHAINED_WRITES = 'chained-writes';
 
 // Workflow time: the SDK replays `Date` deterministically inside the sandbox.
 export function nowMs(): number {

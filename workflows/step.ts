@@ -40,6 +40,15 @@ export interface StepResult {
 }
 
 export async function runStep(run: ProcessRun, stepKey: string, spec: StepSpec): Promise<StepResult> {
+  run.activeSteps++;
+  try {
+    return await runStepOnce(run, stepKey, spec);
+  } finally {
+    run.activeSteps--;
+  }
+}
+
+async function runStepOnce(run: ProcessRun, stepKey: string, spec: StepSpec): Promise<StepResult> {
   const resolved = resolveStep(run.slice, stepKey, spec.asset ? { asset: spec.asset } : {});
   if (!resolved.ok) throw wf.ApplicationFailure.nonRetryable(`${stepKey}: ${resolved.message}`, 'StepNotCovered');
   const step = resolved.step;
@@ -123,12 +132,12 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
       const idempotencyKey = `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`;
       try {
         // The engine activity first writes what earlier steps left (one transaction), then acts.
-        const carried = run.take();
+        const carried = run.carry();
         let output: unknown;
         try {
           output = await engine.runEngineAction({ action: r.action ?? '', params: spec.params ?? {}, idempotencyKey, record: carried });
         } catch (err) {
-          run.restore(carried);
+          if (carried) run.restore(carried);
           throw err;
         }
         run.journal({ stepKey: step.activityKey, event: 'step.executed', partyId: r.party, actor: `engine:${r.action}`, clause: step.clause, data: { output } });
@@ -201,9 +210,9 @@ async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpe
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
   });
   try {
-    const carried = run.take();
+    const carried = run.carry();
     const output = await agent.awaitAgentResult({ jobId: job.id, record: carried }).catch((err: unknown) => {
-      run.restore(carried);
+      if (carried) run.restore(carried);
       throw err;
     });
     run.holdBy(run.providerId);

@@ -5,6 +5,7 @@ import * as admin from './0002_admin';
 import * as taskAssignee from './0003_task_assignee';
 import * as agentJobs from './0005_agent_jobs';
 import * as slaRecords from './0006_sla_records';
+import * as runbooks from './0007_runbooks';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0003_task_assignee': taskAssignee,
   '0005_agent_jobs': agentJobs,
   '0006_sla_records': slaRecords,
+  '0007_runbooks': runbooks,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -4,6 +4,7 @@
 //   node infra.mjs snapshot --asset <vm> [--label <text>]   snapshots/<vm>.json: one record per snapshot
 //   node infra.mjs backup --asset <vm>                      backups/<vm>/<id>.json + its SHA-256
 //   node infra.mjs restore --asset <vm> [--snapshot <id>]   restores.json: what was restored from what
+//   node infra.mjs restore-backup --asset <vm> --backup <id> scratch/<vm>/<id>.json, checked against the backup's SHA-256
 //   node infra.mjs patch --asset <vm>                       patches.json: the patch level applied
 //   node infra.mjs health-check --asset <vm>                health.json: the last checks
 //
@@ -11,12 +12,13 @@
 // the same key changes nothing and prints the first result. Exit 64 on usage, 65 on bad input.
 import { Buffer } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ActionError, EXIT, parseFlags, runScript, withLockedJson } from './support.mjs';
 
 const ASSET = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const SNAPSHOT_ID = /^snap-[a-f0-9-]{36}$/;
+const BACKUP_ID = /^bkp-[0-9TZ-]{10,40}$/;
 
 async function snapshot(dir, request, key) {
   const record = { id: `snap-${randomUUID()}`, asset: request.asset, label: request.label ?? null, takenAt: new Date().toISOString(), idempotencyKey: key ?? null };
@@ -38,6 +40,21 @@ async function backup(dir, request, key) {
   return { backup: { id, asset: request.asset, file: path.relative(dir, file), bytes: Buffer.byteLength(content), sha256 } };
 }
 
+/** Restores a backup to a scratch location and checks it against the checksum taken at backup time. */
+async function restoreBackup(dir, request) {
+  if (!BACKUP_ID.test(request.backup)) throw new ActionError(EXIT.invalidInput, 'backup is not a backup id');
+  const source = path.join(dir, 'backups', request.asset, `${request.backup}.json`);
+  const content = await readFile(source).catch(() => {
+    throw new ActionError(EXIT.invalidInput, `no backup ${request.backup} of ${request.asset} here`);
+  });
+  const expected = (await readFile(`${source}.sha256`, 'utf8').catch(() => '')).split(/\s+/)[0] ?? '';
+  const target = path.join(dir, 'scratch', request.asset, `${request.backup}.json`);
+  await mkdir(path.dirname(target), { recursive: true });
+  await writeFile(target, content);
+  const checksum = createHash('sha256').update(await readFile(target)).digest('hex');
+  return { backupId: request.backup, target: path.relative(dir, target), checksum, verified: checksum === expected, details: { expected } };
+}
+
 async function appendTo(dir, name, entry) {
   await withLockedJson(path.join(dir, name), () => ({ entries: [] }), (file) => {
     file.entries.push(entry);
@@ -53,6 +70,7 @@ const COMMANDS = {
     flags: { '--asset': 'asset', '--snapshot': 'snapshot' },
     apply: async (dir, r, key) => ({ restore: await appendTo(dir, 'restores.json', { asset: r.asset, from: r.snapshot ?? 'latest', at: new Date().toISOString(), idempotencyKey: key ?? null }) }),
   },
+  'restore-backup': { flags: { '--asset': 'asset', '--backup': 'backup' }, apply: restoreBackup },
   patch: {
     flags: { '--asset': 'asset' },
     apply: async (dir, r, key) => ({ patch: await appendTo(dir, 'patches.json', { asset: r.asset, level: new Date().toISOString().slice(0, 7), at: new Date().toISOString(), idempotencyKey: key ?? null }) }),

@@ -32,6 +32,7 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { createTestDatabase } from '../support/db';
 import { FakeAgent, writeFakeBackup } from '../support/fake-agent';
 import { silentLog, startProbe, testEngineConfig, waitFor } from '../support/harness';
+import { reportEngineConfig, serveServerAgents } from '../support/patch-cycle';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
@@ -197,6 +198,41 @@ SCENARIOS.runbook = async (r) => {
   return handle;
 };
 
+// A normal change on two servers (one per host party), batches of one: C dc-lyon is
+// consulted, A martin approves, the cycle waits for its window, snapshots (each host's
+// agent), patches, checks, then publishes the report. Agents are simulated.
+SCENARIOS['patch-cycle-normal'] = async (r) => {
+  const businessKey = 'CHG-EXAMPLE-1';
+  const requestedBy = { userId: 'u-marc', partyId: 'nuvola' };
+  const id = `mandate:${r.contract.id}:patch-cycle:${businessKey}`;
+  await registerProcess(r.db, { id, contractId: r.contract.id, contractVersion: 1, processType: 'patch-cycle', businessKey, requestedBy: requestedBy.userId, requestedByParty: requestedBy.partyId });
+  const opens = Date.now() + 8_000;
+  const start: ProcessStart = {
+    contractId: r.contract.id,
+    version: 1,
+    processType: 'patch-cycle',
+    businessKey,
+    requestedBy,
+    input: {
+      changeType: 'normal',
+      assets: ['srv-erp-01', 'srv-web-01'],
+      batchSize: 1,
+      durations: { snapshot: 'PT1S', patch: 'PT1S', healthCheck: 'PT1S', restore: 'PT1S' },
+      windowOverride: { start: new Date(opens).toISOString(), end: new Date(opens + 600_000).toISOString() },
+    },
+  };
+  const agents = serveServerAgents(r.db, r.client, { nuvola: 'ag-nuvola-soc', 'dc-lyon': 'ag-dc-lyon' });
+  try {
+    const handle = await r.client.workflow.start('patchCycle', { workflowId: id, taskQueue, args: [start] });
+    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dsiPaul, { decision: 'approve', comment: 'CAB ok' });
+    await handle.result();
+    return handle;
+  } finally {
+    await agents.stop();
+  }
+};
+
 function parseArgs(argv: string[]): { names: string[]; overwrite: boolean } {
   const overwrite = argv.includes('--overwrite');
   const names = argv.filter((a) => a !== '--overwrite');
@@ -231,6 +267,7 @@ async function main(): Promise<void> {
     const contract = await readContractFile(path.join(repoRoot, 'examples', 'contract.yaml'));
     await loadContract(database.db, contract);
     const engine = await testEngineConfig();
+    const reports = await reportEngineConfig();
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection, namespace: 'default' });
     nativeConnection = await NativeConnection.connect({ address: server.address });
@@ -239,7 +276,7 @@ async function main(): Promise<void> {
       taskQueue,
       workflowBundle: bundle,
       activities: {
-        ...createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
+        ...createEngineActivities({ db: database.db, actions: { ...engine.config.actions, ...reports.actions }, actionsDir: engine.config.configDir, log: silentLog }),
         ...createBackupActivities({ db: database.db }),
       },
     });

@@ -19,12 +19,17 @@ export const silentLog = pino({ level: process.env.MANDATE_TEST_LOG_LEVEL?.toLow
 
 const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
 
-/** The example actions, writing their directory file into a fresh temp dir. */
-export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string }> {
+/**
+ * The example actions, writing their directory file into a fresh temp dir; `verify-backup`
+ * reads backups under `backupStore/<party>/` (where a fake agent writes them).
+ */
+export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string; backupStore: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
   const directoryFile = path.join(dir, 'directory.json');
+  const backupStore = path.join(dir, 'backups');
   const file = path.join(dir, 'engine.yaml');
   const script = path.join(examplesDir, 'actions', 'directory.mjs');
+  const verifyScript = path.join(examplesDir, 'actions', 'verify-backup.mjs');
   const text = `
 actions:
   create-directory-account:
@@ -45,9 +50,20 @@ actions:
       groups: { type: 'string[]', pattern: '^[a-z][a-z0-9-]{1,63}$' }
     env: { MANDATE_DIRECTORY_FILE: ${JSON.stringify(directoryFile)} }
     timeout: PT30S
+  verify-backup:
+    program: node
+    args: [${JSON.stringify(verifyScript)}, { param: party, flag: --party }, { param: asset, flag: --asset }, { param: backupId, flag: --backup-id }, { param: location, flag: --location }, { param: checksum, flag: --checksum }]
+    params:
+      party: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
+      asset: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
+      backupId: { type: string, maxLength: 200 }
+      location: { type: string, pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,1023}$', maxLength: 1024 }
+      checksum: { type: string, pattern: '^(sha256:)?[a-fA-F0-9]{64}$' }
+    env: { MANDATE_BACKUP_STORE: ${JSON.stringify(backupStore)} }
+    timeout: PT30S
 `;
   await writeFile(file, text);
-  return { config: parseEngineConfig(text, file), dir, file, directoryFile };
+  return { config: parseEngineConfig(text, file), dir, file, directoryFile, backupStore };
 }
 
 export async function seedContract(db: Kysely<Schema>, contract: Contract): Promise<void> {
