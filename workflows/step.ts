@@ -29,6 +29,16 @@ export interface StepSpec {
   completion?: z.ZodType;
   /** The requester already did this step by starting the process (when R is their party). */
   doneByRequester?: boolean;
+  /**
+   * Tells apart two executions of one activity key on one asset in a process (a runbook
+   * step used twice, a rollback after a patch): part of the action's idempotency key.
+   */
+  occurrence?: string;
+}
+
+/** process + step (+ asset, + occurrence): the same on every attempt, so an action never acts twice. */
+function effectKeyOf(run: ProcessRun, step: ResolvedStep, spec: StepSpec): string {
+  return [run.processId, step.activityKey, spec.asset, spec.occurrence].filter((p) => p !== undefined).join(':');
 }
 
 export interface StepResult {
@@ -129,7 +139,7 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
   const r = step.responsible;
   switch (r.by) {
     case 'engine': {
-      const idempotencyKey = `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`;
+      const idempotencyKey = effectKeyOf(run, step, spec);
       try {
         // The engine activity first writes what earlier steps left (one transaction), then acts.
         const carried = run.carry();
@@ -187,7 +197,7 @@ async function executeByAgent(run: ProcessRun, step: ResolvedStep, spec: StepSpe
     partyId: r.party,
     action: r.action ?? '',
     params: spec.params ?? {},
-    idempotencyKey: `${run.processId}:${step.activityKey}${spec.asset ? `:${spec.asset}` : ''}`,
+    idempotencyKey: effectKeyOf(run, step, spec),
     pickupDeadlineAt: new Date(nowMs() + pickupMs).toISOString(),
   };
   run.jobs.set(job.id, {});
