@@ -45,6 +45,8 @@ export interface ContractSchedule {
   keyBy: KeyBy;
   /** The maintenance window the run waits for after approval (`runIn`), as the contract defines it. */
   runIn?: MaintenanceWindow;
+  /** Each run's input, as the contract gives it. */
+  input?: Record<string, unknown>;
   /** FNV-1a 64 over the canonical JSON of every field above. */
   specHash: string;
 }
@@ -97,6 +99,7 @@ export function schedulesOf(contract: Pick<Contract, 'id' | 'parties' | 'schedul
         ...policyFor(s.process),
         keyBy: s.process === 'contract-billing' ? 'period' : firesMoreThanOncePerDay(s.calendar) ? 'time' : 'day',
         ...(runIn ? { runIn } : {}),
+        ...(s.input ? { input: s.input } : {}),
       };
       return { ...fields, specHash: specHash(fields) };
     });
@@ -182,7 +185,7 @@ export interface ScheduledStart {
   businessKey: '';
   /** `schedule:<name>` on behalf of the provider. */
   requestedBy: { userId: string; partyId: string };
-  input: Record<string, never>;
+  input: Record<string, unknown>;
   schedule: { id: string; name: string; timezone: string; keyBy: KeyBy; runIn?: MaintenanceWindow };
 }
 
@@ -194,7 +197,7 @@ export function scheduledStartOf(contract: Pick<Contract, 'id' | 'parties'>, ver
     processType: s.process,
     businessKey: '',
     requestedBy: { userId: `schedule:${s.name}`, partyId: provider?.id ?? '' },
-    input: {},
+    input: s.input ?? {},
     schedule: { id: s.id, name: s.name, timezone: s.timezone, keyBy: s.keyBy, ...(s.runIn ? { runIn: s.runIn } : {}) },
   };
 }

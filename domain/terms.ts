@@ -125,6 +125,8 @@ export const Schedule = z.strictObject({
   calendar: TemporalCalendarSpec,
   /** Approved now, run in the next occurrence of this maintenance window. */
   runIn: Slug.optional(),
+  /** The process's input for each run (validated by the process's input schema at run time). */
+  input: z.record(z.string(), z.unknown()).optional(),
 });
 export type Schedule = z.infer<typeof Schedule>;
 

@@ -192,3 +192,17 @@ describe('scheduledStartOf', () => {
     });
   });
 });
+
+describe('a schedule with an input', () => {
+  it("when the contract gives a schedule's input, then every run starts with it and a change of it changes the hash", async () => {
+    const { readContractFile } = await import('../../scripts/load-example');
+    const { PatchCycleInput } = await import('../../domain/catalogue');
+    const contract = await readContractFile('examples/contract.yaml');
+    const patching = schedulesOf(contract).find((s) => s.name === 'monthly-patching')!;
+    const start = scheduledStartOf(contract, 1, patching);
+    expect(PatchCycleInput.safeParse(start.input).success).toBe(true);
+    const changed = structuredClone(contract);
+    (changed.schedules['monthly-patching']!.input as { batchSize: number }).batchSize = 1;
+    expect(schedulesOf(changed).find((s) => s.name === 'monthly-patching')!.specHash).not.toBe(patching.specHash);
+  });
+});
