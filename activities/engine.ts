@@ -10,8 +10,9 @@ import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState, registerProcess } from '../db/processes';
-import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs } from '../db/agent-jobs';
+import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs, type AgentJobInput } from '../db/agent-jobs';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
+import { getRunbook } from '../db/runbooks';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
@@ -50,18 +51,8 @@ export interface OutboxInput {
   payload: Record<string, unknown>;
 }
 
-/** A job offered to the agents of R's party (DESIGN.md "Agents"). */
-export interface AgentJobOffer {
-  id: string;
-  processId: string;
-  stepKey: string;
-  partyId: string;
-  action: string;
-  params: Record<string, unknown>;
-  /** process + step (+ asset): the same on every attempt, so an action never acts twice. */
-  idempotencyKey: string;
-  pickupDeadlineAt?: string;
-}
+/** A job offered to the agents of R's party: workflows name it from here, never from db/. */
+export type AgentJobOffer = AgentJobInput;
 
 /** Everything one transition of a process writes, in one transaction. */
 export interface StepRecord {
@@ -109,6 +100,12 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
     },
 
     recordStep,
+
+    /** A run that names a runbook without its definition (a schedule's) pins the version in force now. */
+    async pinRunbook(input: { runbook: string; version?: number }): Promise<{ version: number; definition: unknown } | null> {
+      const row = await getRunbook(db, input.runbook, input.version);
+      return row ? { version: row.version, definition: row.definition } : null;
+    },
 
     /**
      * A scheduled run registers itself: the contract version in force now, and the

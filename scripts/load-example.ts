@@ -1,6 +1,8 @@
 // Loads a contract file (YAML or JSON) with its parties and users, activates it, and
 // issues one API key per user, so a newcomer has something to drive at once.
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import type { Schema } from '../db/schema';
@@ -8,6 +10,9 @@ import { createContract, setContractStatus } from '../db/contracts';
 import { upsertAgent, upsertParty, upsertUser } from '../db/parties';
 import { issueApiKey } from '../db/api-keys';
 import { parseContract, type Contract } from '../domain/contract';
+import { SERVICES } from '../domain/catalogue';
+import { validateRunbook } from '../domain/runbook';
+import { registerRunbook } from '../db/runbooks';
 
 export interface ExampleKey {
   userId: string;
@@ -47,6 +52,20 @@ export async function loadContract(db: Kysely<Schema>, contract: Contract): Prom
   });
   if (created) await setContractStatus(db, contract.id, 'active');
   return { created };
+}
+
+/** Registers every runbook of the examples folder (YAML), as the contract's provider. */
+export async function registerExampleRunbooks(db: Kysely<Schema>, dir: string, contract: Contract): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const provider = contract.parties.find((p) => p.kind === 'provider');
+  const registered: string[] = [];
+  for (const name of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
+    const checked = validateRunbook(parseYaml(await readFile(path.join(dir, name), 'utf8')), Object.keys(SERVICES));
+    if (!checked.ok) throw new Error(`${name} is not a valid runbook:\n${checked.faults.map((f) => `  ${f.pointer}: ${f.message}`).join('\n')}`);
+    await registerRunbook(db, { runbook: checked.runbook, createdBy: null, createdByParty: provider?.id ?? '' });
+    registered.push(checked.runbook.key);
+  }
+  return registered;
 }
 
 export async function issueExampleKeys(db: Kysely<Schema>, contract: Contract): Promise<ExampleKey[]> {

@@ -24,7 +24,8 @@ import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
 import { startExampleAgents } from '../agent/example-agents';
-import { issueExampleKeys, loadContract, readContractFile, writeKeysFile, type ExampleKey } from './load-example';
+import { issueExampleKeys, loadContract, readContractFile, registerExampleRunbooks, writeKeysFile, type ExampleKey } from './load-example';
+import { syncContractSchedules } from '../temporal/schedules';
 
 export interface MandateOptions {
   config: AppConfig;
@@ -32,6 +33,8 @@ export interface MandateOptions {
   /** Tests pass a prebuilt workflow bundle; otherwise the worker bundles at start. */
   workflowBundlePath?: string;
   exampleContract?: string;
+  /** Create the example contract's Temporal Schedules on first load (default: with the embedded dev server only). */
+  syncExampleSchedules?: boolean;
 }
 
 export interface Mandate {
@@ -92,13 +95,15 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
     const database = await openDatabase({ url: config.DATABASE_URL, dataDir, log });
     stops.push(() => database.close());
 
-    let exampleKeys: ExampleKey[] = [];
-    if (config.MANDATE_LOAD_EXAMPLES && opts.exampleContract !== '') {
-      exampleKeys = await loadExampleOnce(database, opts.exampleContract ?? 'examples/contract.yaml', dataDir, log);
-    }
-
     const temporal: TemporalHandle = await connectTemporal({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MANDATE_TASK_QUEUE, codec });
     stops.push(() => temporal.close());
+
+    let exampleKeys: ExampleKey[] = [];
+    if (config.MANDATE_LOAD_EXAMPLES && opts.exampleContract !== '') {
+      // The one-machine setup also gets the example's schedules; a shared server (tests) does not.
+      const schedules = opts.syncExampleSchedules ?? !config.TEMPORAL_ADDRESS;
+      exampleKeys = await loadExampleOnce(database, opts.exampleContract ?? 'examples/contract.yaml', dataDir, log, schedules ? temporal : undefined);
+    }
 
     if (config.MANDATE_ROLE !== 'api') {
       const dispatcher: OutboxDispatcher = createOutboxDispatcher({
@@ -192,7 +197,7 @@ async function localCodecKeys(dataDir: string, log: Logger): Promise<string> {
   return spec;
 }
 
-async function loadExampleOnce(database: Database, file: string, dataDir: string, log: Logger): Promise<ExampleKey[]> {
+async function loadExampleOnce(database: Database, file: string, dataDir: string, log: Logger, temporal?: TemporalHandle): Promise<ExampleKey[]> {
   const contract = await readContractFile(file);
   const keysFile = path.join(dataDir, 'example-keys.json');
   const existing = await listContractsForParty(database.db, contract.parties.find((p) => p.kind === 'provider')?.id ?? '');
@@ -200,8 +205,13 @@ async function loadExampleOnce(database: Database, file: string, dataDir: string
     return existsSync(keysFile) ? (JSON.parse(await readFile(keysFile, 'utf8')) as ExampleKey[]) : [];
   }
   await loadContract(database.db, contract);
+  const runbooks = await registerExampleRunbooks(database.db, path.join(path.dirname(file), 'runbooks'), contract);
   const keys = await issueExampleKeys(database.db, contract);
   await writeKeysFile(keysFile, keys);
+  if (temporal) {
+    const synced = await syncContractSchedules({ client: temporal.client, taskQueue: temporal.taskQueue, contract, contractVersion: 1, log });
+    log.info({ contract: contract.id, schedules: synced.created.length + synced.updated.length, runbooks }, 'example schedules and runbooks ready');
+  }
   log.info({ contract: contract.id, keysFile }, 'example contract loaded; one API key per user written to the keys file');
   return keys;
 }

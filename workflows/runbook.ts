@@ -20,6 +20,7 @@ import {
   type RunbookStepRecord,
 } from '../domain/runbook';
 import type { ProcessStart } from './definitions';
+import type { EngineActivities } from '../activities/engine';
 import { runProcess, type ProcessRun } from './process';
 import { runStep } from './step';
 
@@ -29,7 +30,10 @@ export interface RunbookResult {
   steps: Record<string, RunbookStepRecord>;
 }
 
-export async function runbookInterpreter(start: ProcessStart<RunbookStart>): Promise<RunbookResult> {
+const local = wf.proxyLocalActivities<EngineActivities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
+
+export async function runbookInterpreter(given$: ProcessStart<RunbookStart>): Promise<RunbookResult> {
+  const start = await pinnedStart(given$);
   const given = RunbookStart.safeParse(start.input);
   const pinned = given.success ? given.data.definition : undefined;
   // The slice must hold this runbook's keys: the catalogue entry has none of its own.
@@ -89,7 +93,7 @@ export async function runbookInterpreter(start: ProcessStart<RunbookStart>): Pro
 
 /** The pinned definition, checked again: CLI or schedule starts do not pass through the API. */
 function checkedRunbook(input: RunbookStart): Runbook {
-  if (!input.definition) throw wf.ApplicationFailure.nonRetryable(`runbook ${input.runbook}: the start carries no definition (start runbooks through the API, which pins the version)`, 'RunbookMissing');
+  if (!input.definition) throw wf.ApplicationFailure.nonRetryable(`runbook ${input.runbook} is not registered${input.version ? ` at version ${input.version}` : ''}`, 'RunbookMissing');
   const checked = validateRunbook(input.definition, Object.keys(SERVICES));
   if (!checked.ok) throw wf.ApplicationFailure.nonRetryable(`runbook ${input.runbook} is malformed: ${checked.faults.map((f) => `${f.pointer} ${f.message}`).join('; ')}`, 'InvalidRunbook');
   return checked.runbook;
@@ -111,4 +115,17 @@ async function compensate(run: ProcessRun, about: { runbook: string; version?: n
     else run.journal({ stepKey: compensation.activityKey, event: 'runbook.compensation-failed', data: { ...about, step: step.id, outcome: result.outcome, reason: result.reason } });
   }
   return undone;
+}
+
+/**
+ * The API pins a run's runbook version when it starts it; a schedule names the runbook only,
+ * so the run pins the version in force when it starts (recorded in its history, so a replay
+ * and a later version change nothing).
+ */
+async function pinnedStart(start: ProcessStart<RunbookStart>): Promise<ProcessStart<RunbookStart>> {
+  const given = RunbookStart.safeParse(start.input);
+  if (!given.success || given.data.definition !== undefined) return start;
+  const pinned = await local.pinRunbook({ runbook: given.data.runbook, version: given.data.version });
+  if (!pinned) return start; // validated below: the run fails saying the runbook is unknown
+  return { ...start, input: { ...given.data, version: pinned.version, definition: pinned.definition as Runbook } };
 }
