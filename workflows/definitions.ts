@@ -51,6 +51,8 @@ export interface StepState {
 /** An SLA clock as queries show it; the API derives elapsed time from it. */
 export interface SlaClockView {
   name: string;
+  /** The contract calendar it counts in (absent: the contract's default business calendar). */
+  calendar?: string;
   clause: string;
   target: string;
   targetMs: number;

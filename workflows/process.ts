@@ -53,6 +53,7 @@ export class ProcessRun {
   /** The process's SLA clock, when its process measures one (incidents, test probes). */
   private clock?: SlaClockState;
   private clockPriority?: string;
+  private clockCalendar?: string;
   private clockVersion = 0;
   private clockWatch?: Promise<void>;
   /** Agent jobs waiting for a result: job id → the agent that took it last. */
@@ -137,6 +138,7 @@ export class ProcessRun {
   startClock(input: { name: string; clause: string; target: string; calendar?: string; priority?: string; startedAt?: number }): void {
     this.clock = startClock({ name: input.name, clause: input.clause, target: input.target, calendar: calendarNamed(this.slice, input.calendar), at: Math.min(input.startedAt ?? nowMs(), nowMs()) });
     this.clockPriority = input.priority;
+    this.clockCalendar = input.calendar;
     this.journal({ event: 'sla.started', clause: input.clause, data: { clock: input.name, target: input.target, deadlineAt: isoOf(this.clock.deadlineAt) } });
     this.clockChanged();
     this.clockWatch = this.watchClock();
@@ -175,7 +177,7 @@ export class ProcessRun {
 
   private clockChanged(): void {
     this.clockVersion++;
-    this.state.sla = this.clock && clockView(this.clock);
+    this.state.sla = this.clock && { ...clockView(this.clock), ...(this.clockCalendar ? { calendar: this.clockCalendar } : {}) };
   }
 
   /** Records the breach once, when the running clock reaches its deadline. */

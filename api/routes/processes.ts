@@ -5,6 +5,9 @@ import { getContract } from '../../db/contracts';
 import { getProcess, listProcessesPage } from '../../db/processes';
 import { readJournal, verifyJournal } from '../../db/journal';
 import type { Principal } from '../../db/api-keys';
+import { getParsedContractVersion } from '../../db/contract-cache';
+import { businessTimeBetween } from '../../domain/calendar';
+import { calendarNamed } from '../../domain/deadline';
 import { processStateQuery, type ProcessState } from '../../workflows/definitions';
 import type { ApiDeps } from '../app';
 import { badRequest, notFound } from '../errors';
@@ -47,6 +50,29 @@ async function visibleProcess(deps: ApiDeps, principal: Principal, processId: st
 }
 
 /** The current step as the caller may see it: only its own party's open tasks. */
+/** The SLA clock as of now: business time elapsed and left, derived from the workflow's state. */
+async function slaNow(deps: ApiDeps, process: { contract_id: string; contract_version: number }, state: ProcessState | undefined) {
+  const clock = state?.sla;
+  if (!clock) return undefined;
+  const document = await getParsedContractVersion(deps.db, process.contract_id, process.contract_version);
+  if (!document) return undefined;
+  const calendar = calendarNamed(document, clock.calendar);
+  const now = Date.now();
+  const running = clock.runningSince ? businessTimeBetween(calendar, Date.parse(clock.runningSince), now) : 0;
+  const elapsedMs = clock.stoppedAt ? clock.accumulatedMs : clock.accumulatedMs + running;
+  return {
+    name: clock.name,
+    target: clock.target,
+    elapsedMs,
+    remainingMs: Math.max(0, clock.targetMs - elapsedMs),
+    state: clock.stoppedAt ? 'stopped' : clock.pausedSince ? 'paused' : 'running',
+    pausedSince: clock.pausedSince ?? null,
+    pauseReason: clock.pauseReason ?? null,
+    deadlineAt: clock.deadlineAt ?? null,
+    breachedAt: clock.breachedAt ?? null,
+  };
+}
+
 async function currentStepDetail(deps: ApiDeps, principal: Principal, state: ProcessState | undefined) {
   const step = state?.currentStep;
   if (!step) return null;
@@ -146,7 +172,13 @@ export function processRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
           .withAbortSignal(AbortSignal.timeout(3000), () => deps.temporal.client.workflow.getHandle(process.id).query(processStateQuery))
           .catch(() => undefined);
       }
-      res.json({ ...processView(process), currentStepDetail: await currentStepDetail(deps, principal, state), state, journal: journalView(entries, principal.partyId, contract) });
+      res.json({
+        ...processView(process),
+        currentStepDetail: await currentStepDetail(deps, principal, state),
+        sla: await slaNow(deps, process, state),
+        state,
+        journal: journalView(entries, principal.partyId, contract),
+      });
     },
   );
 
