@@ -80,6 +80,51 @@ function normalise(processId: string, entry: JournalEntry): HashedFields {
   };
 }
 
+/**
+ * The common case in two round trips: consecutive entries none of which is stored yet are
+ * chained in memory and written by one INSERT. Anything else (a retry that finds some stored)
+ * returns undefined and takes the entry-by-entry path.
+ */
+async function appendNew(trx: Kysely<Schema>, processId: string, sorted: JournalEntry[]): Promise<{ appended: number } | undefined> {
+  const first = sorted[0]!;
+  if (!Number.isInteger(first.seq) || first.seq < 1 || sorted.some((e, i) => e.seq !== first.seq + i)) return undefined;
+  const stored = await trx
+    .selectFrom('journal')
+    .select(['seq', 'hash'])
+    .where('process_id', '=', processId)
+    .where('seq', '>=', first.seq - 1)
+    .orderBy('seq')
+    .limit(2)
+    .execute();
+  if (stored.some((r) => r.seq >= first.seq)) return undefined;
+  const prev = first.seq === 1 ? GENESIS_HASH : stored[0]?.hash;
+  if (prev === undefined) throw new JournalGapError(processId, first.seq);
+  let prevHash = prev;
+  const rows = sorted.map((entry) => {
+    const fields = normalise(processId, entry);
+    const hash = entryHash(prevHash, fields);
+    const row = {
+      process_id: processId,
+      seq: fields.seq,
+      at: fields.at,
+      step_key: fields.stepKey,
+      event: fields.event,
+      party_id: fields.partyId,
+      actor: fields.actor,
+      clause: fields.clause,
+      data: jsonb(fields.data),
+      prev_hash: prevHash,
+      hash,
+    };
+    prevHash = hash;
+    return row;
+  });
+  const inserted = await trx.insertInto('journal').values(rows).onConflict((oc) => oc.columns(['process_id', 'seq']).doNothing()).returning('seq').execute();
+  // A concurrent writer got in between: undo this transaction, the caller's retry takes the slow path.
+  if (inserted.length !== rows.length) throw new Error(`journal of ${processId}: entries ${first.seq}… were written concurrently`);
+  return { appended: rows.length };
+}
+
 export class JournalGapError extends Error {
   constructor(processId: string, seq: number) {
     super(`journal of ${processId}: entry ${seq - 1} is missing before ${seq}`);
@@ -95,6 +140,8 @@ export async function appendJournal(db: Kysely<Schema>, processId: string, entri
   if (entries.length === 0) return { appended: 0 };
   const sorted = [...entries].sort((a, b) => a.seq - b.seq);
   return inTransaction(db, async (trx) => {
+    const fast = await appendNew(trx, processId, sorted);
+    if (fast !== undefined) return fast;
     let appended = 0;
     let previous: { seq: number; hash: string } | undefined;
     for (const entry of sorted) {
