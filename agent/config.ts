@@ -6,6 +6,9 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ActionDuration, ActionsConfig, durationMs } from '../domain/actions';
+import { problemsOf, type ConfigProblem } from '../config/problems';
+
+export type { ConfigProblem };
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name');
 
@@ -38,30 +41,11 @@ export interface AgentSettings {
   shutdownGraceMs: number;
 }
 
-export type ConfigProblem = { pointer: string; message: string };
-
 export class AgentConfigError extends Error {
   constructor(readonly file: string, readonly problems: ConfigProblem[]) {
     super(`agent configuration ${file} is invalid:\n${problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n')}`);
     this.name = 'AgentConfigError';
   }
-}
-
-function jsonPointer(segments: readonly PropertyKey[]): string {
-  return segments.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
-}
-
-// As config/engine-config.ts: the closest union branch, one line per unknown field.
-function problemsOf(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): ConfigProblem[] {
-  return issues.flatMap((issue) => {
-    const at = [...prefix, ...issue.path];
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
-      if (closest.length > 0) return problemsOf(closest, at);
-    }
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ pointer: jsonPointer([...at, key]), message: 'unknown field' }));
-    return [{ pointer: jsonPointer(at), message: issue.message }];
-  });
 }
 
 /** Parses a configuration text; `file` names it in errors and locates relative paths. */

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ActionsConfig } from '../domain/actions';
+import { problemsOf, type ConfigProblem } from './problems';
+
+export type { ConfigProblem };
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -48,32 +51,11 @@ export type EngineConfigFile = z.infer<typeof EngineConfig>;
  */
 export type EngineConfig = Readonly<EngineConfigFile & { file?: string, configDir: string }>;
 
-export type ConfigProblem = { pointer: string, message: string };
-
 export class EngineConfigError extends Error {
   constructor(readonly file: string, readonly problems: ConfigProblem[]) {
     super(`engine configuration ${file} is invalid:\n${problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n')}`);
     this.name = 'EngineConfigError';
   }
-}
-
-function jsonPointer(segments: readonly PropertyKey[]): string {
-  return segments.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
-}
-
-function problemsOf(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): ConfigProblem[] {
-  return issues.flatMap((issue) => {
-    const at = [...prefix, ...issue.path];
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      // Report the branch the author most likely meant: the one with the fewest problems.
-      const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
-      if (closest.length > 0) return problemsOf(closest, at);
-    }
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ pointer: jsonPointer([...at, key]), message: 'unknown field' }));
-    }
-    return [{ pointer: jsonPointer(at), message: issue.message }];
-  });
 }
 
 function deepFreeze<T>(value: T): T {

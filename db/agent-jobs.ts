@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { jsonb } from './json';
 import type { AgentJobRow, Schema } from './schema';
 
+/** A job offered to the agents of R's party (DESIGN.md "Agents"). */
 export interface AgentJobInput {
   id: string;
   processId: string;
@@ -11,6 +12,7 @@ export interface AgentJobInput {
   partyId: string;
   action: string;
   params: Record<string, unknown>;
+  /** process + step (+ asset): the same on every attempt, so an action never acts twice. */
   idempotencyKey: string;
   pickupDeadlineAt?: string;
 }

@@ -4,48 +4,35 @@ import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createEngineActivities } from '../../activities/engine';
 import { createProcessActivities } from '../../activities/processes';
 import { createApp } from '../../api/app';
 import { issueApiKey } from '../../db/api-keys';
 import { readJournal } from '../../db/journal';
 import { listProcesses } from '../../db/processes';
-import { loadContract, readContractFile } from '../../scripts/load-example';
+import { readContractFile } from '../../scripts/load-example';
 import { incidentStateQuery } from '../../workflows/definitions';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+import type { TestClient } from '../support/temporal';
 import { silentLog, waitFor } from '../support/harness';
 
 const CONTRACT = 'ctr-martin-2027';
 const SECRET = 'monitoring-secret-of-martin-0123456789';
 
+let world: EngineWorld;
 let database: TestDatabase;
 let temporal: TestClient;
-let nativeConnection: NativeConnection;
-let worker: Worker;
-let workerRun: Promise<void>;
+let taskQueue: string;
 let server: Server;
 let base: string;
 const keys = new Map<string, string>();
-const taskQueue = taskQueueFor(import.meta.url);
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await loadContract(database.db, await readContractFile('examples/contract.yaml'));
+  const contract = await readContractFile('examples/contract.yaml');
+  world = await startEngineWorld({ testFile: import.meta.url, contract, engineConfig: { actions: {}, configDir: '.' }, activities: createProcessActivities });
+  ({ database, temporal, taskQueue } = world);
   keys.set('provider-agent', (await issueApiKey(database.db, { partyId: 'nuvola', agentId: 'ag-nuvola-soc', roles: ['agent'] })).key);
   keys.set('client-agent', (await issueApiKey(database.db, { partyId: 'martin', agentId: 'ag-martin-hq', roles: ['agent'] })).key);
-  temporal = await connectTestClient();
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: { ...createEngineActivities({ db: database.db, actions: {}, actionsDir: '.', log: silentLog }), ...createProcessActivities({ db: database.db, client: temporal.client, taskQueue }) },
-  });
-  workerRun = worker.run();
   const app = createApp({
     db: database.db,
     temporal: { client: temporal.client, taskQueue, close: async () => {} },
@@ -60,11 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((r) => server?.close(r));
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
+  await world?.stop();
 });
 
 const sign = (body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;

@@ -3,10 +3,7 @@
 // (test/support/fake-agent.ts) and openIncident is a recorder.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
 import { sql } from 'kysely';
-import { createEngineActivities } from '../../activities/engine';
 import { createBackupActivities } from '../../activities/backups';
 import type { OpenedIncident, OpenIncidentInput } from '../../activities/processes';
 import { readJournal, verifyJournal } from '../../db/journal';
@@ -15,10 +12,11 @@ import type { ProcessStart } from '../../workflows/definitions';
 import type { BackupResult } from '../../workflows/backup';
 import type { RestoreTestResult } from '../../workflows/restore-test';
 import { aContract, aParty, CLIENT, PROVIDER, SUBCONTRACTOR } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
 import { FakeAgent, writeFakeBackup } from '../support/fake-agent';
-import { seedContract, silentLog, testEngineConfig, waitFor } from '../support/harness';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
+import { testEngineConfig, waitFor } from '../support/harness';
+
 
 const contract = aContract()
   .with((c) => {
@@ -41,54 +39,38 @@ const contract = aContract()
 
 const requestedBy = { userId: 'schedule:nightly-backup', partyId: PROVIDER };
 
+let world: EngineWorld;
 let database: TestDatabase;
-let temporal: TestClient;
 let client: Client;
-let nativeConnection: NativeConnection;
-let worker: Worker;
-let workerRun: Promise<void>;
+let taskQueue: string;
 let backupStore: string;
 let dcAgent: FakeAgent;
 let acmeAgent: FakeAgent;
 const incidents: OpenIncidentInput[] = [];
-const taskQueue = taskQueueFor(import.meta.url);
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
   const engine = await testEngineConfig();
   backupStore = engine.backupStore;
-  temporal = await connectTestClient();
-  client = temporal.client;
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: {
-      ...createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
-      ...createBackupActivities({ db: database.db }),
+  world = await startEngineWorld({
+    testFile: import.meta.url,
+    contract,
+    engineConfig: engine.config,
+    activities: ({ db }) => ({
+      ...createBackupActivities({ db }),
       // Records the call the way activities/processes.ts would answer it (no incident workflow runs here).
       async openIncident(input: OpenIncidentInput): Promise<OpenedIncident> {
         const created = !incidents.some((i) => i.openedBy.processId === input.openedBy.processId && i.key === input.key);
         incidents.push(input);
         return { processId: `mandate:${input.contractId}:incident:${input.key}`, created, status: 'running' };
       },
-    },
+    }),
   });
-  workerRun = worker.run();
+  ({ database, client, taskQueue } = world);
   dcAgent = new FakeAgent(database.db, client, SUBCONTRACTOR, 'ag-dc');
   acmeAgent = new FakeAgent(database.db, client, PROVIDER, 'ag-acme');
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
 let counter = 0;
 async function start(type: 'backup' | 'restore-test', input: Record<string, unknown>, businessKey = `t${++counter}-${Date.now().toString(36)}`) {

@@ -2,9 +2,6 @@
 // seconds (business-hours arithmetic is proven by the pure calendar tests).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createEngineActivities } from '../../activities/engine';
 import { listTasksForParty } from '../../db/tasks';
 import { readJournal } from '../../db/journal';
 import { listSlaRecords } from '../../db/sla-records';
@@ -13,9 +10,9 @@ import type { TaskRow } from '../../db/schema';
 import { completeTask } from '../../api/services/tasks';
 import { processStateQuery } from '../../workflows/definitions';
 import { aContract, aParty, CLIENT, PROVIDER, SUBCONTRACTOR } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
-import { seedContract, silentLog, startProbe, testEngineConfig, waitFor } from '../support/harness';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+import { startProbe, waitFor } from '../support/harness';
 
 const requester = { userId: 'u-hr', partyId: CLIENT };
 const contract = aContract()
@@ -36,40 +33,19 @@ const contract = aContract()
 
 const principal = (partyId: string, userId: string, roles: string[]): Principal => ({ keyId: `k-${userId}`, partyId, partyKind: 'client', userId, roles });
 
+let world: EngineWorld;
 let database: TestDatabase;
-let temporal: TestClient;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
+let taskQueue: string;
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
-  const engine = await testEngineConfig();
-  temporal = await connectTestClient();
-  client = temporal.client;
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract });
+  ({ database, client, taskQueue } = world);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
-const deps = () => ({ db: database.db, client, log: silentLog, updateWaitMs: 10_000 });
+const deps = () => world.deps();
 const openTaskOf = (partyId: string, processId: string): Promise<TaskRow> =>
   waitFor(`an open task for ${partyId}`, async () => (await listTasksForParty(database.db, { partyId, processId, status: ['open'], limit: 10 })).tasks[0]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,15 +1,10 @@
 // Pins what one engine-action step costs in Temporal history (DESIGN.md "What a step may
 // cost"): a change that adds a round trip per step changes the count and fails here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createEngineActivities } from '../../activities/engine';
 import { aContract, CLIENT, PROVIDER } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
-import { seedContract, silentLog, startProbe, testEngineConfig } from '../support/harness';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+import { startProbe } from '../support/harness';
 import type { ProbeStep } from '../support/test-workflows';
 import type { StepResult } from '../../workflows/step';
 
@@ -39,38 +34,13 @@ const requester = { userId: 'u-cab', partyId: CLIENT };
  */
 const EVENTS_PER_ENGINE_STEP = 6;
 
-let database: TestDatabase;
-let temporal: TestClient;
-let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
+let world: EngineWorld;
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
-  const engine = await testEngineConfig();
-  temporal = await connectTestClient();
-  client = temporal.client;
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract });
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
 function engineSteps(prefix: string, count: number): ProbeStep[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -81,7 +51,7 @@ function engineSteps(prefix: string, count: number): ProbeStep[] {
 
 /** Runs a probe to completion and returns its history's event type names. */
 async function eventTypes(steps: ProbeStep[]): Promise<string[]> {
-  const handle = await startProbe(client, database.db, { taskQueue, contractId: contract.id, requestedBy: requester, steps });
+  const handle = await startProbe(world.client, world.db, { taskQueue: world.taskQueue, contractId: contract.id, requestedBy: requester, steps });
   // A failed action costs the same events: make sure each step really ran.
   expect(((await handle.result()) as StepResult[]).map((r) => r.outcome)).toEqual(steps.map(() => 'done'));
   const history = await handle.fetchHistory();

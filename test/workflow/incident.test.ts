@@ -1,9 +1,6 @@
 // The incident process on the real dev server: 24/7 calendars and targets of a few seconds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createEngineActivities } from '../../activities/engine';
 import { createProcessActivities } from '../../activities/processes';
 import { listTasksForParty } from '../../db/tasks';
 import { readJournal } from '../../db/journal';
@@ -16,9 +13,9 @@ import type { IncidentInput } from '../../domain/catalogue';
 import { incidentStateQuery, processStateQuery, type ProcessStart } from '../../workflows/definitions';
 import type { IncidentResult } from '../../workflows/incident';
 import { aContract, aParty, CLIENT, PROVIDER } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
-import { seedContract, silentLog, waitFor } from '../support/harness';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+import { waitFor } from '../support/harness';
 
 const contract = aContract()
   .with((c) => {
@@ -53,37 +50,17 @@ const n2 = principal(PROVIDER, 'u-n2');
 const clientIt = principal(CLIENT, 'u-it');
 const requester = { userId: 'u-it', partyId: CLIENT };
 
+let world: EngineWorld;
 let database: TestDatabase;
-let temporal: TestClient;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
+let taskQueue: string;
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
-  temporal = await connectTestClient();
-  client = temporal.client;
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: { ...createEngineActivities({ db: database.db, actions: {}, actionsDir: '.', log: silentLog }), ...createProcessActivities({ db: database.db, client, taskQueue }) },
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract, engineConfig: { actions: {}, configDir: '.' }, activities: createProcessActivities });
+  ({ database, client, taskQueue } = world);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
 let counter = 0;
 /** Registers and starts an incident the way the API does for a client. */
@@ -102,7 +79,7 @@ async function openByClient(input: Partial<IncidentInput> = {}): Promise<Workflo
   return client.workflow.start('incident', { workflowId: id, taskQueue, args: [start] });
 }
 
-const deps = () => ({ db: database.db, client, log: silentLog, updateWaitMs: 10_000 });
+const deps = () => world.deps();
 const openTask = (who: Principal, processId: string, stepKey: string): Promise<TaskRow> =>
   waitFor(`${stepKey} for ${who.partyId}`, async () => (await listTasksForParty(database.db, { partyId: who.partyId, processId, status: ['open'], limit: 10 })).tasks.find((t) => t.step_key === stepKey));
 async function complete(who: Principal, processId: string, stepKey: string, request: CompletionRequest): Promise<void> {

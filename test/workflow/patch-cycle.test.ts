@@ -2,10 +2,7 @@
 // windows are given as overrides a few seconds ahead (contract windows are minute-resolution
 // calendar specs; their arithmetic is tested in test/unit/change.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createEngineActivities } from '../../activities/engine';
 import { createProcessActivities } from '../../activities/processes';
 import { completeTask } from '../../api/services/tasks';
 import type { Principal } from '../../db/api-keys';
@@ -18,10 +15,11 @@ import type { PatchCycleInput } from '../../domain/catalogue';
 import type { ProcessStart } from '../../workflows/definitions';
 import type { PatchCycleResult, ServerFate } from '../../workflows/patch-cycle';
 import { aContract, aParty, CLIENT, PROVIDER, SUBCONTRACTOR } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
 import { reportEngineConfig, serveServerAgents, type ServerAgents } from '../support/patch-cycle';
-import { seedContract, silentLog, waitFor } from '../support/harness';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
+import { waitFor } from '../support/harness';
+
 
 const byAgent = (party: string, action: string) => ({ R: { party, by: 'agent' as const, action }, A: PROVIDER, pickupWithin: 'PT30S', heartbeatWithin: 'PT30S' });
 
@@ -79,44 +77,21 @@ const opUser = principal(PROVIDER, 'u-op', ['operator'], 'provider');
 const boss = principal(PROVIDER, 'u-boss', ['approver'], 'provider');
 const fast = { snapshot: 'PT1S', patch: 'PT1S', healthCheck: 'PT1S', restore: 'PT1S' };
 
+let world: EngineWorld;
 let database: TestDatabase;
-let temporal: TestClient;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
-
+let taskQueue: string;
 let agents: ServerAgents;
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  for (const c of [plain, shortApproval, frozen]) await seedContract(database.db, c);
-  temporal = await connectTestClient();
-  client = temporal.client;
-  const engine = await reportEngineConfig();
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: {
-      ...createEngineActivities({ db: database.db, actions: engine.actions, actionsDir: engine.configDir, log: silentLog }),
-      ...createProcessActivities({ db: database.db, client, taskQueue }),
-    },
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract: [plain, shortApproval, frozen], engineConfig: await reportEngineConfig(), activities: createProcessActivities });
+  ({ database, client, taskQueue } = world);
   agents = serveServerAgents(database.db, client, { [PROVIDER]: 'ag-acme', [SUBCONTRACTOR]: 'ag-dc' });
 });
 
 afterAll(async () => {
   await agents?.stop();
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
+  await world?.stop();
 });
 
 let counter = 0;
@@ -133,7 +108,7 @@ function windowIn(inMs: number): { start: string; end: string } {
   return { start: new Date(Date.now() + inMs).toISOString(), end: new Date(Date.now() + inMs + 60_000).toISOString() };
 }
 
-const deps = () => ({ db: database.db, client, log: silentLog, updateWaitMs: 10_000 });
+const deps = () => world.deps();
 
 async function openTask(partyId: string, processId: string): Promise<TaskRow> {
   return waitFor(`an open task for ${partyId}`, async () => (await listTasksForParty(database.db, { partyId, processId, status: ['open'], limit: 5 })).tasks[0]);

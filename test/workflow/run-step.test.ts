@@ -3,9 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
-import { Worker, NativeConnection } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createEngineActivities } from '../../activities/engine';
 import { getTask, listTasksForParty } from '../../db/tasks';
 import { readJournal, verifyJournal } from '../../db/journal';
 import { getProcess } from '../../db/processes';
@@ -14,9 +11,9 @@ import type { TaskRow } from '../../db/schema';
 import { completeTask } from '../../api/services/tasks';
 import { cancelProcessSignal } from '../../workflows/definitions';
 import { aContract, aParty, CLIENT, PROVIDER, SUBCONTRACTOR } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
-import { seedContract, silentLog, startProbe, testEngineConfig, waitFor } from '../support/harness';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+import { startProbe, testEngineConfig, waitFor } from '../support/harness';
 import type { StepResult } from '../../workflows/step';
 
 const CLIENT_VENDOR = 'pc-vendor';
@@ -52,42 +49,22 @@ const op = principal(PROVIDER, 'u-op', ['operator']);
 const hr = principal(CLIENT, 'u-hr', ['operator', 'approver']);
 const cab = principal(CLIENT, 'u-cab', ['approver']);
 
+let world: EngineWorld;
 let database: TestDatabase;
-let temporal: TestClient;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
+let taskQueue: string;
 let directoryFile: string;
-const taskQueue = taskQueueFor(import.meta.url);
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
   const engine = await testEngineConfig();
   directoryFile = engine.directoryFile;
-  temporal = await connectTestClient();
-  client = temporal.client;
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract, engineConfig: engine.config });
+  ({ database, client, taskQueue } = world);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
-const deps = () => ({ db: database.db, client, log: silentLog, updateWaitMs: 10_000 });
+const deps = () => world.deps();
 
 async function openTaskOf(partyId: string, processId: string): Promise<TaskRow> {
   return waitFor(`an open task for ${partyId}`, async () => (await listTasksForParty(database.db, { partyId, processId, status: ['open'], limit: 10 })).tasks[0]);

@@ -4,9 +4,6 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createEngineActivities } from '../../activities/engine';
 import { parseEngineConfig } from '../../config/engine-config';
 import { readJournal } from '../../db/journal';
 import { getProcess } from '../../db/processes';
@@ -14,9 +11,7 @@ import { registerExampleRunbooks } from '../../scripts/load-example';
 import type { ProcessStart } from '../../workflows/definitions';
 import type { RunbookResult } from '../../workflows/runbook';
 import { aContract, PROVIDER } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { seedContract, silentLog } from '../support/harness';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
 
 const contract = aContract()
   .with((c) => { c.id = 'ctr-runbook-schedule'; })
@@ -25,18 +20,9 @@ const contract = aContract()
   .withRow('logs.purge', { R: { party: PROVIDER, by: 'engine', action: 'logs-purge' }, A: PROVIDER })
   .build();
 
-let database: TestDatabase;
-let temporal: TestClient;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
+let world: EngineWorld;
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
-  await registerExampleRunbooks(database.db, path.resolve('examples/runbooks'), contract);
   const dir = await mkdtemp(path.join(tmpdir(), 'mandate-runbook-'));
   const script = path.resolve('examples/actions/runbooks.mjs');
   const action = (command: string) => `
@@ -50,25 +36,11 @@ beforeAll(async () => {
     timeout: PT1M`;
   const text = `actions:${action('logs-measure')}${action('logs-purge')}\n`;
   await writeFile(path.join(dir, 'engine.yaml'), text);
-  const engine = parseEngineConfig(text, path.join(dir, 'engine.yaml'));
-  temporal = await connectTestClient();
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createEngineActivities({ db: database.db, actions: engine.actions, actionsDir: engine.configDir, log: silentLog }),
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract, engineConfig: parseEngineConfig(text, path.join(dir, 'engine.yaml')) });
+  await registerExampleRunbooks(world.db, path.resolve('examples/runbooks'), contract);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
 describe('a runbook on a schedule', () => {
   it('when a schedule starts a runbook by name, then the run pins the latest version and runs it', async () => {
@@ -81,12 +53,12 @@ describe('a runbook on a schedule', () => {
       input: { runbook: 'purge-old-logs' },
       schedule: { id: `mandate:${contract.id}:purge-old-logs`, name: 'purge-old-logs', timezone: 'Europe/Paris', keyBy: 'day' },
     };
-    const handle = await temporal.client.workflow.start('runbookInterpreter', { workflowId: `mandate:${contract.id}:runbook:scheduled-1`, taskQueue, args: [start] });
+    const handle = await world.client.workflow.start('runbookInterpreter', { workflowId: `mandate:${contract.id}:runbook:scheduled-1`, taskQueue: world.taskQueue, args: [start] });
     const result = (await handle.result()) as RunbookResult;
     expect(result).toMatchObject({ runbook: 'purge-old-logs', version: 1 });
     expect(result.steps.measure?.outcome).toBe('done');
-    expect((await getProcess(database.db, handle.workflowId))?.business_key).toMatch(/^purge-old-logs\.\d{4}-\d{2}-\d{2}$/);
-    const events = (await readJournal(database.db, handle.workflowId)).map((e) => `${e.event}:${e.step_key ?? ''}`);
+    expect((await getProcess(world.db, handle.workflowId))?.business_key).toMatch(/^purge-old-logs\.\d{4}-\d{2}-\d{2}$/);
+    const events = (await readJournal(world.db, handle.workflowId)).map((e) => `${e.event}:${e.step_key ?? ''}`);
     expect(events).toContain('step.executed:logs.measure');
   });
 });

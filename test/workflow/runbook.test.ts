@@ -5,11 +5,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createEngineActivities } from '../../activities/engine';
 import { parseEngineConfig } from '../../config/engine-config';
 import { readJournal } from '../../db/journal';
 import { getProcess, registerProcess } from '../../db/processes';
@@ -18,9 +15,10 @@ import { validateRunbook, type Runbook } from '../../domain/runbook';
 import type { ProcessStart } from '../../workflows/definitions';
 import type { RunbookResult } from '../../workflows/runbook';
 import { aContract, CLIENT, PROVIDER } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { seedContract, silentLog } from '../support/harness';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+
+
 
 const examples = path.resolve('examples');
 const engineRow = (action: string) => ({ R: { party: PROVIDER, by: 'engine' as const, action }, A: PROVIDER });
@@ -61,13 +59,10 @@ if (mode === 'flaky') {
 `;
 
 let dir: string;
+let world: EngineWorld;
 let database: TestDatabase;
-let temporal: TestClient;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
+let taskQueue: string;
 
 async function engineConfig() {
   const script = path.join(dir, 'test-action.mjs');
@@ -100,30 +95,12 @@ actions:
 }
 
 beforeAll(async () => {
-  installQuietRuntime();
   dir = await mkdtemp(path.join(tmpdir(), 'mandate-runbooks-'));
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
-  const config = await engineConfig();
-  temporal = await connectTestClient();
-  client = temporal.client;
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createEngineActivities({ db: database.db, actions: config.actions, actionsDir: config.configDir, log: silentLog }),
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract, engineConfig: await engineConfig() });
+  ({ database, client, taskQueue } = world);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
 function checked(raw: unknown): Runbook {
   const v = validateRunbook(raw, Object.keys(SERVICES));
@@ -241,11 +218,11 @@ describe('runbookInterpreter', () => {
     expect(result.steps.next?.outcome).toBe('done');
   });
 
-  it('when a start carries no definition, then the run fails at once and says why', async () => {
+  it('when a start carries no definition and the runbook is not registered, then the run fails at once and says why', async () => {
     const businessKey = `rb-missing-${++counter}`;
     const id = `mandate:${contract.id}:runbook:${businessKey}`;
     await registerProcess(database.db, { id, contractId: contract.id, contractVersion: 1, processType: 'runbook', businessKey, requestedBy: 'u-op', requestedByParty: CLIENT });
     const handle = await client.workflow.start('runbookInterpreter', { workflowId: id, taskQueue, args: [{ contractId: contract.id, version: 1, processType: 'runbook', businessKey, requestedBy: { userId: 'u-op', partyId: CLIENT }, input: { runbook: 'restart-service' } }] });
-    expect(await failureOf(handle.result())).toMatch(/carries no definition/);
+    expect(await failureOf(handle.result())).toMatch(/runbook restart-service is not registered/);
   });
 });

@@ -1,16 +1,13 @@
 // A run started by a contract's schedule registers itself: its business key comes from
 // its scheduled time, so a day runs once however often the schedule fires.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createEngineActivities } from '../../activities/engine';
 import { getProcess } from '../../db/processes';
 import { readJournal } from '../../db/journal';
 import type { ProcessStart } from '../../workflows/definitions';
 import { aContract, CLIENT, PROVIDER } from '../support/builders';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { connectTestClient, installQuietRuntime, taskQueueFor, type TestClient } from '../support/temporal';
-import { seedContract, silentLog, testEngineConfig } from '../support/harness';
+import type { TestDatabase } from '../support/db';
+import { startEngineWorld, type EngineWorld } from '../support/engine-world';
+import type { TestClient } from '../support/temporal';
 import type { ProbeStep } from '../support/test-workflows';
 
 const contract = aContract()
@@ -18,36 +15,17 @@ const contract = aContract()
   .withRow('iam.create', { R: { party: PROVIDER, by: 'engine', action: 'create-directory-account' }, A: PROVIDER, I: [CLIENT] })
   .build();
 
+let world: EngineWorld;
 let database: TestDatabase;
 let temporal: TestClient;
-let worker: Worker;
-let workerRun: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = taskQueueFor(import.meta.url);
+let taskQueue: string;
 
 beforeAll(async () => {
-  installQuietRuntime();
-  database = await createTestDatabase();
-  await seedContract(database.db, contract);
-  const engine = await testEngineConfig();
-  temporal = await connectTestClient();
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createEngineActivities({ db: database.db, actions: engine.config.actions, actionsDir: engine.config.configDir, log: silentLog }),
-  });
-  workerRun = worker.run();
+  world = await startEngineWorld({ testFile: import.meta.url, contract });
+  ({ database, temporal, taskQueue } = world);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await nativeConnection?.close();
-  await temporal?.close();
-  await database?.drop();
-});
+afterAll(() => world?.stop());
 
 const scheduledStart = (): ProcessStart<{ steps: ProbeStep[] }> => ({
   contractId: contract.id,
