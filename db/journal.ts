@@ -80,6 +80,24 @@ function normalise(processId: string, entry: JournalEntry): HashedFields {
   };
 }
 
+/** The stored row of an entry, hashed onto its predecessor's hash. */
+function chainedRow(processId: string, entry: JournalEntry, prevHash: string) {
+  const fields = normalise(processId, entry);
+  return {
+    process_id: processId,
+    seq: fields.seq,
+    at: fields.at,
+    step_key: fields.stepKey,
+    event: fields.event,
+    party_id: fields.partyId,
+    actor: fields.actor,
+    clause: fields.clause,
+    data: jsonb(fields.data),
+    prev_hash: prevHash,
+    hash: entryHash(prevHash, fields),
+  };
+}
+
 /**
  * The common case in two round trips: consecutive entries none of which is stored yet are
  * chained in memory and written by one INSERT. Anything else (a retry that finds some stored)
@@ -101,22 +119,8 @@ async function appendNew(trx: Kysely<Schema>, processId: string, sorted: Journal
   if (prev === undefined) throw new JournalGapError(processId, first.seq);
   let prevHash = prev;
   const rows = sorted.map((entry) => {
-    const fields = normalise(processId, entry);
-    const hash = entryHash(prevHash, fields);
-    const row = {
-      process_id: processId,
-      seq: fields.seq,
-      at: fields.at,
-      step_key: fields.stepKey,
-      event: fields.event,
-      party_id: fields.partyId,
-      actor: fields.actor,
-      clause: fields.clause,
-      data: jsonb(fields.data),
-      prev_hash: prevHash,
-      hash,
-    };
-    prevHash = hash;
+    const row = chainedRow(processId, entry, prevHash);
+    prevHash = row.hash;
     return row;
   });
   const inserted = await trx.insertInto('journal').values(rows).onConflict((oc) => oc.columns(['process_id', 'seq']).doNothing()).returning('seq').execute();
@@ -159,23 +163,11 @@ export async function appendJournal(db: Kysely<Schema>, processId: string, entri
         if (!stored) throw new JournalGapError(processId, entry.seq);
         prevHash = stored.hash;
       }
-      const fields = normalise(processId, entry);
-      const hash = entryHash(prevHash, fields);
+      const row = chainedRow(processId, entry, prevHash);
+      const hash = row.hash;
       const inserted = await trx
         .insertInto('journal')
-        .values({
-          process_id: processId,
-          seq: fields.seq,
-          at: fields.at,
-          step_key: fields.stepKey,
-          event: fields.event,
-          party_id: fields.partyId,
-          actor: fields.actor,
-          clause: fields.clause,
-          data: jsonb(fields.data),
-          prev_hash: prevHash,
-          hash,
-        })
+        .values(row)
         .onConflict((oc) => oc.columns(['process_id', 'seq']).doNothing())
         .returning('hash')
         .executeTakeFirst();

@@ -155,3 +155,26 @@ export async function visiblePartyIds(db: Kysely<Schema>, partyId: string): Prom
     .execute();
   return [...new Set([partyId, ...rows.map((r) => r.party_id)])];
 }
+
+/** A contract document's parties, as far as the system of record keeps them. */
+export interface ContractPartiesView {
+  parties: readonly {
+    id: string;
+    kind: PartyKind;
+    name: string;
+    timezone: string;
+    contractedBy?: string;
+    users: readonly { id: string; name?: string; roles: string[]; team?: string }[];
+    agents: readonly { id: string; site?: string }[];
+  }[];
+}
+
+/** Upserts a contract's parties with their users and agents; those a third party is contracted by come first (foreign key). */
+export async function writeContractParties(db: Kysely<Schema>, contract: ContractPartiesView): Promise<void> {
+  const ordered = [...contract.parties].sort((a, b) => Number(a.kind === 'third-party') - Number(b.kind === 'third-party'));
+  for (const party of ordered) {
+    await upsertParty(db, { id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contractedBy: party.contractedBy ?? null });
+    for (const user of party.users) await upsertUser(db, { id: user.id, partyId: party.id, name: user.name ?? null, roles: user.roles, team: user.team ?? null });
+    for (const agent of party.agents) await upsertAgent(db, { id: agent.id, partyId: party.id, site: agent.site ?? null });
+  }
+}

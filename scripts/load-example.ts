@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import type { Schema } from '../db/schema';
 import { createContract, setContractStatus } from '../db/contracts';
-import { upsertAgent, upsertParty, upsertUser } from '../db/parties';
+import { writeContractParties } from '../db/parties';
 import { issueApiKey } from '../db/api-keys';
 import { parseContract, type Contract } from '../domain/contract';
 import { SERVICES } from '../domain/catalogue';
@@ -32,13 +32,7 @@ export async function readContractFile(file: string): Promise<Contract> {
 
 /** Writes parties, users and agents, then the contract (active). Idempotent by ids. */
 export async function loadContract(db: Kysely<Schema>, contract: Contract): Promise<{ created: boolean }> {
-  // Parties a third party is contracted by come first (foreign key).
-  const ordered = [...contract.parties].sort((a, b) => Number(a.kind === 'third-party') - Number(b.kind === 'third-party'));
-  for (const party of ordered) {
-    await upsertParty(db, { id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contractedBy: party.contractedBy ?? null });
-    for (const user of party.users) await upsertUser(db, { id: user.id, partyId: party.id, name: user.name ?? null, roles: user.roles, team: user.team ?? null });
-    for (const agent of party.agents) await upsertAgent(db, { id: agent.id, partyId: party.id, site: agent.site ?? null });
-  }
+  await writeContractParties(db, contract);
   const provider = contract.parties.find((p) => p.kind === 'provider');
   const client = contract.parties.find((p) => p.kind === 'client');
   if (!provider || !client) throw new Error(`contract ${contract.id} needs a provider and a client`);

@@ -1,11 +1,11 @@
 // Contracts through the API: a draft from a document, amendments as new immutable versions,
 // the status lifecycle, and coverage. Parties named in a document are written as
 // scripts/load-example.ts does, but a document never changes who an existing party is.
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Principal } from '../../db/api-keys';
 import { addContractVersion, createContract, getContract, getContractVersion, setContractStatus, type ContractWithParties } from '../../db/contracts';
-import { upsertAgent, upsertParty, upsertUser } from '../../db/parties';
+import { writeContractParties } from '../../db/parties';
 import type { ContractRow, ContractStatus, ContractVersionRow, Schema } from '../../db/schema';
 import { inTransaction } from '../../db/transaction';
 import { parseContract, type Contract } from '../../domain/contract';
@@ -101,15 +101,6 @@ async function checkExistingParties(db: Kysely<Schema>, contract: Contract): Pro
 }
 
 /** Parties a third party is contracted by come first (foreign key). */
-async function writeParties(trx: Transaction<Schema>, contract: Contract): Promise<void> {
-  const ordered = [...contract.parties].sort((a, b) => Number(a.kind === 'third-party') - Number(b.kind === 'third-party'));
-  for (const party of ordered) {
-    await upsertParty(trx, { id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contractedBy: party.contractedBy ?? null });
-    for (const user of party.users) await upsertUser(trx, { id: user.id, partyId: party.id, name: user.name ?? null, roles: user.roles, team: user.team ?? null });
-    for (const agent of party.agents) await upsertAgent(trx, { id: agent.id, partyId: party.id, site: agent.site ?? null });
-  }
-}
-
 export async function createDraft(deps: ContractDeps, principal: Principal, document: unknown): Promise<ContractWithParties> {
   const userId = requireProviderOperator(principal, 'creating a contract');
   const contract = parseDocument(document);
@@ -124,7 +115,7 @@ export async function createDraft(deps: ContractDeps, principal: Principal, docu
   if (await getContract(deps.db, contract.id)) throw conflict(`contract ${contract.id} exists already: amend it with a new version`, { contractId: contract.id });
   await checkExistingParties(deps.db, contract);
   const { contract: row, created } = await inTransaction(deps.db, async (trx) => {
-    await writeParties(trx, contract);
+    await writeContractParties(trx, contract);
     return createContract(trx, {
       id: contract.id,
       providerId: provider.id,
@@ -152,7 +143,7 @@ export async function amendContract(deps: ContractDeps, principal: Principal, co
   if (errors.length) throw unprocessable('invalid-amendment', 'Invalid amendment', 'an amendment keeps the contract id, its provider, client and currency', { errors });
   await checkExistingParties(deps.db, contract);
   const version = await inTransaction(deps.db, async (trx) => {
-    await writeParties(trx, contract);
+    await writeContractParties(trx, contract);
     return addContractVersion(trx, { contractId, document: contract, createdBy: userId, partyIds: contract.parties.map((p) => p.id) });
   });
   if (!version) throw notFound(`contract ${contractId}`);
