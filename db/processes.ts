@@ -1,6 +1,6 @@
 // The process index: one row per workflow, unique per (contract, process type, business key).
 import { sql, type Kysely } from 'kysely';
-import type { ProcessRow, ProcessStatus, Schema } from './schema';
+import type { ContractStatus, ProcessRow, ProcessStatus, Schema } from './schema';
 
 export interface RegisterProcessInput {
   /** The Temporal workflow id: `mandate:<contractId>:<processType>:<businessKey>`. */
@@ -49,6 +49,47 @@ export async function registerProcess(
     .where('business_key', '=', input.businessKey)
     .executeTakeFirstOrThrow();
   return { process: existing, created: false };
+}
+
+/** What the caller checked the contract against: the insert happens only if it still holds. */
+export interface ContractGuard {
+  statuses: readonly ContractStatus[];
+  providerId: string;
+  clientId: string;
+}
+
+/**
+ * Registers a process in one statement that also re-reads the contract: the row is inserted
+ * only if the contract is still at `input.contractVersion`, in one of `guard.statuses`, with
+ * the same provider and client. Undefined when it is not, or when the business key exists
+ * already: the caller then takes the slow path (read the contract, check, registerProcess).
+ * This is what lets the API check a start against a cached contract row.
+ */
+export function registerProcessUnderContract(db: Kysely<Schema>, input: RegisterProcessInput, guard: ContractGuard): Promise<ProcessRow | undefined> {
+  return db
+    .insertInto('processes')
+    .columns(['id', 'contract_id', 'contract_version', 'process_type', 'business_key', 'requested_by', 'requested_by_party'])
+    .expression((eb) =>
+      eb
+        .selectFrom('contracts as c')
+        .select([
+          sql<string>`${input.id}::text`.as('id'),
+          'c.id as contract_id',
+          'c.current_version as contract_version',
+          sql<string>`${input.processType}::text`.as('process_type'),
+          sql<string>`${input.businessKey}::text`.as('business_key'),
+          sql<string>`${input.requestedBy}::text`.as('requested_by'),
+          sql<string>`${input.requestedByParty}::text`.as('requested_by_party'),
+        ])
+        .where('c.id', '=', input.contractId)
+        .where('c.current_version', '=', input.contractVersion)
+        .where('c.status', 'in', guard.statuses)
+        .where('c.provider_id', '=', guard.providerId)
+        .where('c.client_id', '=', guard.clientId),
+    )
+    .onConflict((oc) => oc.columns(['contract_id', 'process_type', 'business_key']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
 }
 
 export function getProcess(db: Kysely<Schema>, id: string): Promise<ProcessRow | undefined> {

@@ -3,10 +3,10 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, Workflo
 import type { Kysely } from 'kysely';
 import type { Schema } from '../../db/schema';
 import type { Principal } from '../../db/api-keys';
-import { getContract } from '../../db/contracts';
-import { getParsedContractVersion } from '../../db/contract-cache';
-import { getProcess as getProcessRow, registerProcess } from '../../db/processes';
-import type { ProcessRow } from '../../db/schema';
+import type { ContractWithParties } from '../../db/contracts';
+import { contractHint, getParsedContractVersion, readContract } from '../../db/contract-cache';
+import { getProcess as getProcessRow, registerProcess, registerProcessUnderContract } from '../../db/processes';
+import type { ContractStatus, ProcessRow } from '../../db/schema';
 import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
@@ -38,14 +38,16 @@ export function processIdFor(contractId: string, type: string, businessKey: stri
   return `mandate:${contractId}:${type}:${businessKey}`;
 }
 
-export async function startProcess(
-  deps: { db: Kysely<Schema>; temporal: TemporalHandle },
-  principal: Principal,
-  contractId: string,
-  request: StartRequest,
-): Promise<{ process: ProcessRow; created: boolean }> {
-  const { db, temporal } = deps;
-  const contract = await getContract(db, contractId);
+interface StartPlan {
+  contract: ContractWithParties;
+  workflowType: string;
+  input: unknown;
+}
+
+const STARTABLE: readonly ContractStatus[] = ['active', 'transition'];
+
+/** Every check of a start against one reading of the contract; throws the problem the caller gets. */
+async function planStart(db: Kysely<Schema>, principal: Principal, contractId: string, contract: ContractWithParties | undefined, request: StartRequest): Promise<StartPlan> {
   if (!contract || !contract.party_ids.includes(principal.partyId)) throw notFound(`contract ${contractId}`);
   if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
     throw forbiddenAction('starting a process needs a user key with the operator role');
@@ -53,7 +55,7 @@ export async function startProcess(
   if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
     throw forbiddenAction('only the provider or the client of a contract starts its processes');
   }
-  if (contract.status !== 'active' && contract.status !== 'transition') {
+  if (!STARTABLE.includes(contract.status)) {
     throw unprocessable('contract-not-active', 'Contract not active', `contract ${contractId} is ${contract.status}: processes run only under an active contract`);
   }
   const definition = getProcess(request.type);
@@ -76,17 +78,41 @@ export async function startProcess(
   }
   const input = resolved.definition.input.safeParse(resolved.input);
   if (!input.success) throw badRequest(`the input of ${request.type} is invalid`, fieldErrors(input.error, 'body.input'));
+  return { contract, workflowType, input: input.data };
+}
 
+export async function startProcess(
+  deps: { db: Kysely<Schema>; temporal: TemporalHandle },
+  principal: Principal,
+  contractId: string,
+  request: StartRequest,
+): Promise<{ process: ProcessRow; created: boolean }> {
+  const { db, temporal } = deps;
   const id = processIdFor(contractId, request.type, request.businessKey);
-  const registered = await registerProcess(db, {
+  const registration = (contract: ContractWithParties) => ({
     id,
     contractId,
     contractVersion: contract.current_version,
     processType: request.type,
     businessKey: request.businessKey,
-    requestedBy: principal.userId,
+    requestedBy: principal.userId!,
     requestedByParty: principal.partyId,
   });
+  // Fast path: checked against the cached contract row, inserted under a guard that re-reads
+  // it. Anything unusual (no hint, a check failing, the guard or the business key refusing
+  // the insert) goes the slow way, whose reading of the contract is the one that answers.
+  let plan: StartPlan | undefined;
+  let registered: { process: ProcessRow; created: boolean } | undefined;
+  const hint = contractHint(db, contractId);
+  if (hint) {
+    plan = await planStart(db, principal, contractId, hint, request).catch(() => undefined);
+    const inserted = plan && (await registerProcessUnderContract(db, registration(plan.contract), { statuses: STARTABLE, providerId: hint.provider_id, clientId: hint.client_id }));
+    if (inserted) registered = { process: inserted, created: true };
+  }
+  if (!plan || !registered) {
+    plan = await planStart(db, principal, contractId, await readContract(db, contractId), request);
+    registered = await registerProcess(db, registration(plan.contract));
+  }
   // The database row outlives Temporal's retention: a finished process is never run again.
   if (registered.process.status !== 'running') return registered;
 
@@ -96,10 +122,10 @@ export async function startProcess(
     processType: request.type,
     businessKey: request.businessKey,
     requestedBy: { userId: registered.process.requested_by, partyId: registered.process.requested_by_party },
-    input: input.data,
+    input: plan.input,
   };
   try {
-    await temporal.client.workflow.start(workflowType, {
+    await temporal.client.workflow.start(plan.workflowType, {
       workflowId: id,
       taskQueue: temporal.taskQueue,
       args: [start],
@@ -108,7 +134,7 @@ export async function startProcess(
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: [
         { key: MandateContract, value: contractId },
-        { key: MandateClient, value: contract.client_id },
+        { key: MandateClient, value: plan.contract.client_id },
         { key: MandateProcess, value: request.type },
         { key: MandateStatus, value: 'running' },
       ],

@@ -1,5 +1,6 @@
 // The process routes through HTTP: listing with filters and cursors, the live current step,
 // cancellation with who and why in the journal, and idempotent concurrent starts.
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/harness';
 import { enc, onboarding, openTaskOf, paths, startApiWorld, type ApiWorld, type Json } from './support';
@@ -155,5 +156,33 @@ describe('idempotent starts', () => {
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.every((r) => r.status === 201 || r.status === 200)).toBe(true);
     expect(new Set(results.map((r) => r.body.id))).toEqual(new Set(['mandate:ctr-martin-2027:employee-onboarding:idem-race-1']));
+  });
+});
+
+// A start checks a cached contract row and inserts under a guard that re-reads it: what another
+// API node changed must count at once. The rows are changed in SQL, as that other node would.
+describe('starts after the contract changed elsewhere', () => {
+  const start = (key: string) => call('other-client', 'POST', '/v1/contracts/ctr-fournil-2027/processes', onboarding(key));
+  const db = () => world.database.db;
+
+  it('when the contract was terminated behind this node, then the next start is refused and nothing is recorded', async () => {
+    expect((await start('elsewhere-1')).status).toBe(201);
+    await db().updateTable('contracts').set({ status: 'terminated' }).where('id', '=', 'ctr-fournil-2027').execute();
+    const refused = await start('elsewhere-2');
+    expect(refused.status).toBe(422);
+    expect(refused.body.type).toMatch(/contract-not-active$/);
+    const row = await db().selectFrom('processes').select('id').where('business_key', '=', 'elsewhere-2').executeTakeFirst();
+    expect(row).toBeUndefined();
+    await db().updateTable('contracts').set({ status: 'active' }).where('id', '=', 'ctr-fournil-2027').execute();
+    expect((await start('elsewhere-3')).status).toBe(201);
+  });
+
+  it('when the contract was amended behind this node, then the next start runs under the new version', async () => {
+    expect((await start('elsewhere-4')).body.contractVersion).toBe(1);
+    await sql`insert into contract_versions (contract_id, version, document) select contract_id, 2, document from contract_versions where contract_id = 'ctr-fournil-2027' and version = 1`.execute(db());
+    await db().updateTable('contracts').set({ current_version: 2 }).where('id', '=', 'ctr-fournil-2027').execute();
+    const amended = await start('elsewhere-5');
+    expect(amended.status).toBe(201);
+    expect(amended.body.contractVersion).toBe(2);
   });
 });
