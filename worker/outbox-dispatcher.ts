@@ -5,13 +5,18 @@ import { claimDueOutbox, markNoEndpoint, markOutboxFailed, markOutboxSent, parkO
 import type { OutboxRow, Schema } from '../db/schema';
 import type { SecretBox } from '../db/secret-box';
 import { activeWebhookSubscriptions, eventMatches, recordDeliveries } from '../db/webhooks';
+import { publicOnlyFetch } from './webhook-address';
 
 export interface WebhookEndpoint {
   /** Names the endpoint in `outbox.delivered_to`: a subscription id, or `config`. */
   id?: string;
   url: string;
   secret: string;
+  /** A party's own subscription: sent only to public addresses (worker/webhook-address.ts). */
+  publicOnly?: boolean;
 }
+
+type NamedEndpoint = WebhookEndpoint & { id: string };
 
 export interface DispatcherLog {
   debug?(obj: object, msg?: string): void;
@@ -31,6 +36,8 @@ export interface OutboxDispatcherOptions {
   endpointFor?: (partyId: string) => WebhookEndpoint | undefined | Promise<WebhookEndpoint | undefined>;
   log: DispatcherLog;
   fetchImpl?: typeof fetch;
+  /** What sends to a `publicOnly` endpoint; by default a fetch that refuses internal addresses. */
+  publicFetch?: typeof fetch;
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -72,6 +79,8 @@ export function subscriptionEndpoints(options: {
   db: Kysely<Schema>;
   secretBox: SecretBox;
   fallback?: (partyId: string) => Omit<WebhookEndpoint, 'id'> | undefined;
+  /** Lets subscriptions reach internal addresses: for tests whose receiver is on 127.0.0.1. */
+  allowInternalAddresses?: boolean;
 }): (partyId: string, event: string) => Promise<WebhookEndpoint[]> {
   return async (partyId, event) => {
     const subscriptions = await activeWebhookSubscriptions(options.db, partyId);
@@ -81,7 +90,7 @@ export function subscriptionEndpoints(options: {
     }
     return subscriptions
       .filter((s) => eventMatches(s.events, event))
-      .map((s) => ({ id: s.id, url: s.url, secret: options.secretBox.open(s.secret, `webhook:${s.id}`) }));
+      .map((s) => ({ id: s.id, url: s.url, secret: options.secretBox.open(s.secret, `webhook:${s.id}`), publicOnly: options.allowInternalAddresses !== true }));
   };
 }
 
@@ -92,6 +101,7 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
     endpointsFor,
     log,
     fetchImpl = fetch,
+    publicFetch = publicOnlyFetch(),
     maxAttempts = 8,
     baseDelayMs = 1000,
     maxDelayMs = 300_000,
@@ -102,14 +112,14 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
   // Longer than one round (all sends run at once, each bounded by the timeout).
   const leaseMs = Math.max(60_000, requestTimeoutMs * 3);
 
-  async function lookup(row: OutboxRow): Promise<Required<WebhookEndpoint>[]> {
+  async function lookup(row: OutboxRow): Promise<NamedEndpoint[]> {
     if (endpointsFor) return (await endpointsFor(row.party_id, row.event)).map((e, i) => ({ ...e, id: e.id ?? `endpoint-${i}` }));
     const endpoint = await endpointFor?.(row.party_id);
     return endpoint ? [{ ...endpoint, id: endpoint.id ?? 'default' }] : [];
   }
 
   async function deliver(row: OutboxRow, now: Date): Promise<keyof DispatchResult> {
-    let endpoints: Required<WebhookEndpoint>[];
+    let endpoints: NamedEndpoint[];
     try {
       endpoints = await lookup(row);
     } catch (err) {
@@ -156,7 +166,8 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
   /** Undefined when delivered, else why not (no secret, no payload, no response body). */
   async function post(endpoint: WebhookEndpoint, row: OutboxRow, body: string): Promise<string | undefined> {
     try {
-      const response = await fetchImpl(endpoint.url, {
+      const send = endpoint.publicOnly ? publicFetch : fetchImpl;
+      const response = await send(endpoint.url, {
         method: 'POST',
         headers: {
           'Content-Type': 'application/json',
@@ -171,7 +182,10 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
       await response.body?.cancel().catch(() => undefined);
       return response.ok ? undefined : `HTTP ${response.status}`;
     } catch (error) {
-      return error instanceof Error ? `${error.name}: ${error.message}` : 'request failed';
+      if (!(error instanceof Error)) return 'request failed';
+      // fetch says "fetch failed" and keeps the reason (refused address, DNS, TLS) in `cause`.
+      const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+      return `${error.name}: ${error.message}${cause}`;
     }
   }
 

@@ -9,6 +9,8 @@ import { createSecretBox, type SecretBox } from '../../db/secret-box';
 import { createWebhookSubscription, disableWebhookSubscription, eventMatches } from '../../db/webhooks';
 import { createOutboxDispatcher, subscriptionEndpoints, type DispatcherLog } from '../../worker/outbox-dispatcher';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { upsertParty } from '../../db/parties';
+import { publicOnlyFetch, publicOnlyLookup, type Resolve } from '../../worker/webhook-address';
 import { seedParties } from './seed';
 
 interface Received {
@@ -64,7 +66,7 @@ const dispatcher = () =>
   createOutboxDispatcher({
     db: t.db,
     log: quiet,
-    endpointsFor: subscriptionEndpoints({ db: t.db, secretBox: box, fallback: (partyId) => (partyId === 'dc-north' ? { url: `${base}/config`, secret: fallbackSecret } : undefined) }),
+    endpointsFor: subscriptionEndpoints({ db: t.db, secretBox: box, allowInternalAddresses: true, fallback: (partyId) => (partyId === 'dc-north' ? { url: `${base}/config`, secret: fallbackSecret } : undefined) }),
     baseDelayMs: 1000,
     maxAttempts: 3,
   });
@@ -144,5 +146,75 @@ describe('outbox dispatch to webhook subscriptions', () => {
     expect(await dispatcher().dispatchOnce(soon())).toMatchObject({ failed: 1 });
     expect(received).toEqual([]);
     expect((await getOutboxEntry(t.db, 'fan:4'))?.last_error).toMatch(/^endpoint lookup failed: .*unknown key "gone"/);
+  });
+});
+
+// A party's subscription goes to public addresses only, checked on the address the socket
+// connects to: a name re-pointed to the deployment's network after registration is refused.
+describe('webhook addresses at send time', () => {
+  /** Resolves the given names to fixed addresses, like a DNS server would (the test machine has none). */
+  const fakeDns = (names: Record<string, string[]>): Resolve => (hostname, _options, callback) => {
+    const addresses = names[hostname];
+    if (!addresses) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+    callback(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+  };
+  const guarded = (names: Record<string, string[]>) =>
+    createOutboxDispatcher({
+      db: t.db,
+      log: quiet,
+      endpointsFor: subscriptionEndpoints({ db: t.db, secretBox: box }),
+      publicFetch: publicOnlyFetch({ resolve: fakeDns(names) }),
+      baseDelayMs: 1000,
+      maxAttempts: 3,
+    });
+  const port = () => new URL(base).port;
+
+  beforeAll(async () => {
+    await upsertParty(t.db, { id: 'initech', kind: 'client', name: 'Initech', timezone: 'Europe/Paris' });
+  });
+
+  it('when a subscribed name now resolves to a loopback address, then nothing is posted and the row fails saying why', async () => {
+    const secret = box.seal('whsec_rebind', 'webhook:wh-rebind');
+    await createWebhookSubscription(t.db, { id: 'wh-rebind', partyId: 'initech', url: `http://hooks.initech.example:${port()}/rebind`, events: ['*'], sealedSecret: secret });
+    await enqueueOutbox(t.db, [{ effectKey: 'addr:1', partyId: 'initech', event: 'step.completed', payload: {} }]);
+    expect(await guarded({ 'hooks.initech.example': ['127.0.0.1'] }).dispatchOnce(soon())).toMatchObject({ failed: 1 });
+    expect(received).toEqual([]);
+    expect((await getOutboxEntry(t.db, 'addr:1'))?.last_error).toMatch(/hooks\.initech\.example resolves to 127\.0\.0\.1, an address inside the deployment/);
+  });
+
+  it('when a subscription names an internal address literally, then it is refused before any connection', async () => {
+    await t.db.updateTable('webhook_subscriptions').set({ disabled_at: new Date() }).where('party_id', '=', 'initech').execute();
+    const secret = box.seal('whsec_literal', 'webhook:wh-literal');
+    await createWebhookSubscription(t.db, { id: 'wh-literal', partyId: 'initech', url: `${base}/literal`, events: ['*'], sealedSecret: secret });
+    await enqueueOutbox(t.db, [{ effectKey: 'addr:2', partyId: 'initech', event: 'step.completed', payload: {} }]);
+    expect(await guarded({}).dispatchOnce(soon())).toMatchObject({ failed: 1 });
+    expect(received).toEqual([]);
+    expect((await getOutboxEntry(t.db, 'addr:2'))?.last_error).toMatch(/InternalAddressError: 127\.0\.0\.1 is an address inside the deployment/);
+  });
+
+  it('when the engine configuration target is on loopback, then it is trusted and receives the row', async () => {
+    await enqueueOutbox(t.db, [{ effectKey: 'addr:3', partyId: 'dc-north', event: 'step.overdue', payload: {} }]);
+    const d = createOutboxDispatcher({
+      db: t.db,
+      log: quiet,
+      endpointsFor: subscriptionEndpoints({ db: t.db, secretBox: box, fallback: () => ({ url: `${base}/config`, secret: fallbackSecret }) }),
+      publicFetch: publicOnlyFetch({ resolve: fakeDns({}) }),
+    });
+    expect(await d.dispatchOnce(soon())).toMatchObject({ sent: 1 });
+    expect(received.map((r) => r.path)).toEqual(['/config']);
+  });
+
+  it('when a name has a public and an internal address, then the lookup refuses it; public addresses alone pass', async () => {
+    const lookup = publicOnlyLookup(fakeDns({ mixed: ['93.184.215.14', '10.1.2.3'], public: ['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'], metadata: ['169.254.169.254'], mapped: ['::ffff:127.0.0.1'] }));
+    const ask = (name: string, all: boolean) =>
+      new Promise<{ err: Error | null; result: unknown }>((resolve) => {
+        lookup(name, { all }, (err: Error | null, address: unknown) => resolve({ err, result: address }));
+      });
+    expect((await ask('mixed', true)).err?.message).toMatch(/mixed resolves to 10\.1\.2\.3/);
+    expect((await ask('metadata', false)).err?.message).toMatch(/169\.254\.169\.254/);
+    expect((await ask('mapped', true)).err?.message).toMatch(/::ffff:127\.0\.0\.1/);
+    expect(await ask('public', true)).toEqual({ err: null, result: [{ address: '93.184.215.14', family: 4 }, { address: '2606:2800:21f:cb07:6820:80da:af6b:8b2c', family: 6 }] });
+    expect(await ask('public', false)).toEqual({ err: null, result: '93.184.215.14' });
+    expect((await ask('nowhere', true)).err?.message).toMatch(/ENOTFOUND/);
   });
 });
