@@ -102,12 +102,31 @@ export function listParties(db: Kysely<Schema>, filter: { ids?: string[]; kind?:
   return query.execute();
 }
 
-/** Inserts a new party; undefined when the id is taken (the API's 409). */
+export interface IdPage {
+  limit: number;
+  /** The last id of the previous page. */
+  afterId?: string;
+}
+
+/** A page of parties by id (only `ids` when given); one more row than asked tells a next page exists. */
+export async function listPartiesPage(db: Kysely<Schema>, page: IdPage & { ids?: string[] }): Promise<{ parties: PartyRow[]; more: boolean }> {
+  if (page.ids?.length === 0) return { parties: [], more: false };
+  let query = db.selectFrom('parties').selectAll().orderBy('id').limit(page.limit + 1);
+  if (page.ids) query = query.where('id', 'in', page.ids);
+  if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
+  const rows = await query.execute();
+  return { parties: rows.slice(0, page.limit), more: rows.length > page.limit };
+}
+
+/**
+ * Inserts a new party; undefined when the id is taken or, for a provider, when the deployment
+ * has one already (unique index `parties_one_provider`): the API's 409 either way.
+ */
 export function createParty(db: Kysely<Schema>, party: PartyInput): Promise<PartyRow | undefined> {
   return db
     .insertInto('parties')
     .values({ id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contracted_by: party.contractedBy ?? null })
-    .onConflict((oc) => oc.column('id').doNothing())
+    .onConflict((oc) => oc.doNothing())
     .returningAll()
     .executeTakeFirst();
 }
@@ -138,6 +157,22 @@ export function listUsers(db: Kysely<Schema>, partyId: string): Promise<UserRow[
 
 export function listAgents(db: Kysely<Schema>, partyId: string): Promise<AgentRow[]> {
   return db.selectFrom('agents').selectAll().where('party_id', '=', partyId).orderBy('id').execute();
+}
+
+/** A page of a party's users by id. */
+export async function listUsersPage(db: Kysely<Schema>, partyId: string, page: IdPage): Promise<{ users: UserRow[]; more: boolean }> {
+  let query = db.selectFrom('users').selectAll().where('party_id', '=', partyId).orderBy('id').limit(page.limit + 1);
+  if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
+  const rows = await query.execute();
+  return { users: rows.slice(0, page.limit), more: rows.length > page.limit };
+}
+
+/** A page of a party's agents by id. */
+export async function listAgentsPage(db: Kysely<Schema>, partyId: string, page: IdPage): Promise<{ agents: AgentRow[]; more: boolean }> {
+  let query = db.selectFrom('agents').selectAll().where('party_id', '=', partyId).orderBy('id').limit(page.limit + 1);
+  if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
+  const rows = await query.execute();
+  return { agents: rows.slice(0, page.limit), more: rows.length > page.limit };
 }
 
 /** The deployment's provider (DESIGN: one deployment is run by one provider). */

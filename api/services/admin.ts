@@ -4,13 +4,14 @@
 // but not administer is 403.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { getApiKey, issueApiKey, listApiKeys, type Principal } from '../../db/api-keys';
-import { createAgent, createParty, createUser, findProviderParty, getAgent, getParty, getUser, listParties, visiblePartyIds } from '../../db/parties';
+import { getApiKey, issueApiKey, type listApiKeys, type Principal } from '../../db/api-keys';
+import { createAgent, createParty, createUser, findProviderParty, getAgent, getParty, getUser, listPartiesPage, visiblePartyIds, type IdPage } from '../../db/parties';
 import type { AgentRow, PartyRow, Schema, UserRow, WebhookSubscriptionRow } from '../../db/schema';
 import type { SecretBox } from '../../db/secret-box';
 import { createWebhookSubscription } from '../../db/webhooks';
-import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
+import { badRequest, conflict, forbiddenAction, notFound, unprocessable } from '../errors';
 import type { CreateAgent, CreateParty, CreateUser, CreateWebhook, IssueApiKey } from '../schemas/admin';
+import { decodeCursor } from '../views';
 
 const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
 
@@ -23,10 +24,25 @@ function administers(principal: Principal, partyId: string): boolean {
   return isProviderAdmin(principal) || (principal.partyId === partyId && principal.userId !== undefined && principal.roles.includes('admin'));
 }
 
-/** The parties the caller sees: all of them for the provider's admins, else its own and its contracts' parties. */
-export async function visibleParties(db: Kysely<Schema>, principal: Principal): Promise<PartyRow[]> {
-  if (isProviderAdmin(principal)) return listParties(db);
-  return listParties(db, { ids: await visiblePartyIds(db, principal.partyId) });
+/** A page of the parties the caller sees: all of them for the provider's admins, else its own and its contracts' parties. */
+export async function visiblePartiesPage(db: Kysely<Schema>, principal: Principal, page: IdPage): Promise<{ parties: PartyRow[]; more: boolean }> {
+  if (isProviderAdmin(principal)) return listPartiesPage(db, page);
+  return listPartiesPage(db, { ...page, ids: await visiblePartyIds(db, principal.partyId) });
+}
+
+// The creation instant of a (created_at, id) cursor, exactly as db/api-keys.ts `createdKey` writes it.
+const CREATED_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d{3}Z$/;
+
+/** The (created_at, id) key of a cursor; one PostgreSQL would refuse is a 400 like any malformed cursor. */
+export function decodeCreatedCursor(after: string): { createdAt: string; id: string } {
+  const [createdAt = '', id = ''] = decodeCursor(after, 2);
+  const millis = CREATED_KEY.exec(createdAt)?.[1];
+  const date = millis === undefined ? undefined : new Date(`${millis}Z`);
+  // A real calendar instant (no 30 February), in PostgreSQL's years (no year 0).
+  if (!date || Number.isNaN(date.getTime()) || date.toISOString() !== `${millis}Z` || date.getUTCFullYear() < 1) {
+    throw badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
+  }
+  return { createdAt, id };
 }
 
 export async function visibleParty(db: Kysely<Schema>, principal: Principal, partyId: string): Promise<PartyRow> {
@@ -46,17 +62,21 @@ const fieldProblem = (slug: string, title: string, path: string, message: string
 
 export async function addParty(db: Kysely<Schema>, principal: Principal, input: CreateParty): Promise<PartyRow> {
   if (!isProviderAdmin(principal)) throw forbiddenAction("creating a party needs an admin key of the provider (or MANDATE_ADMIN_KEY)");
-  if (input.kind === 'provider') {
-    const provider = await findProviderParty(db);
+  const oneProvider = async () => {
+    const provider = input.kind === 'provider' ? await findProviderParty(db) : undefined;
     if (provider) throw conflict(`this deployment is run by provider ${provider.id}: there is one provider per deployment`);
-  }
+  };
+  await oneProvider();
   if (input.contractedBy !== undefined) {
     const holder = await getParty(db, input.contractedBy);
     if (!holder || holder.kind === 'third-party') throw fieldProblem('unknown-party', 'Unknown party', 'body.contractedBy', `${input.contractedBy} is not a provider or client of this deployment`);
   }
   const party = await createParty(db, input);
-  if (!party) throw conflict(`party ${input.id} exists`);
-  return party;
+  if (party) return party;
+  // Refused by a unique key: the id, or a provider created by a concurrent request.
+  if (await getParty(db, input.id)) throw conflict(`party ${input.id} exists`);
+  await oneProvider();
+  throw conflict(`party ${input.id} could not be created`);
 }
 
 export async function addUser(db: Kysely<Schema>, partyId: string, input: CreateUser): Promise<UserRow> {
@@ -87,10 +107,6 @@ export async function addApiKey(db: Kysely<Schema>, partyId: string, input: Issu
   const issued = await issueApiKey(db, { partyId, roles: input.roles, ...holder });
   const row = await getApiKey(db, partyId, issued.id);
   return { ...apiKeyView(row!), key: issued.key };
-}
-
-export async function partyApiKeys(db: Kysely<Schema>, partyId: string) {
-  return (await listApiKeys(db, partyId)).map(apiKeyView);
 }
 
 /** A subscription with a new secret; only the sealed secret is stored. */

@@ -6,6 +6,7 @@ import * as taskAssignee from './0003_task_assignee';
 import * as agentJobs from './0005_agent_jobs';
 import * as slaRecords from './0006_sla_records';
 import * as runbooks from './0007_runbooks';
+import * as oneProvider from './0008_one_provider';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0005_agent_jobs': agentJobs,
   '0006_sla_records': slaRecords,
   '0007_runbooks': runbooks,
+  '0008_one_provider': oneProvider,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,6 +7,7 @@ import { openDatabase } from '../../db/connection';
 import { migrationProvider } from '../../db/migrations';
 import { appendJournal, verifyJournal } from '../../db/journal';
 import { claimTask, openTasks } from '../../db/tasks';
+import { createParty } from '../../db/parties';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { seedContract, seedParties, seedProcess } from './seed';
 
@@ -58,6 +59,41 @@ describe('migrations on PostgreSQL', () => {
       sql`insert into api_keys (id, prefix, secret_hash, party_id, user_id, agent_id)
           values ('k', 'p', 'h', 'globex', 'bob', 'globex-agent-1')`.execute(t.db),
     ).rejects.toThrow(/api_keys_one_holder/);
+  });
+});
+
+describe('one provider per deployment', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await seedParties(t.db);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('when providers are created concurrently, then the database keeps one and the others get nothing', async () => {
+    await sql`delete from users where party_id = 'acme-it'`.execute(t.db);
+    await sql`update parties set contracted_by = null where contracted_by = 'acme-it'`.execute(t.db);
+    await sql`delete from parties where id = 'acme-it'`.execute(t.db);
+    const racers = ['p-1', 'p-2', 'p-3', 'p-4', 'p-5'];
+    const results = await Promise.all(racers.map((id) => createParty(t.db, { id, kind: 'provider', name: id, timezone: 'Europe/Paris' })));
+    expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+    const { rows } = await sql<{ id: string }>`select id from parties where kind = 'provider'`.execute(t.db);
+    expect(rows).toHaveLength(1);
+    await expect(sql`insert into parties (id, kind, name, timezone) values ('p-6', 'provider', 'P6', 'UTC')`.execute(t.db)).rejects.toThrow(/parties_one_provider/);
+  });
+
+  it('when an older database holds two providers, then the migration stops saying which, and passes once one is changed', async () => {
+    await sql`drop index parties_one_provider`.execute(t.db);
+    await sql`delete from kysely_migration where name = '0008_one_provider'`.execute(t.db);
+    await sql`insert into parties (id, kind, name, timezone) values ('zz-second', 'provider', 'Second', 'UTC')`.execute(t.db);
+    await expect(openDatabase({ url: t.url })).rejects.toThrow(/2 provider parties \(p-\d, zz-second\): a deployment has one provider/);
+    await sql`update parties set kind = 'client' where id = 'zz-second'`.execute(t.db);
+    const reopened = await openDatabase({ url: t.url });
+    await reopened.close();
+    const { rows } = await sql<{ indexname: string }>`select indexname from pg_indexes where indexname = 'parties_one_provider'`.execute(t.db);
+    expect(rows).toHaveLength(1);
   });
 });
 
