@@ -101,6 +101,34 @@ export function listApiKeys(db: Kysely<Schema>, partyId: string) {
     .execute();
 }
 
+/** A page in creation order, then by id. */
+export interface CreatedPage {
+  limit: number;
+  /** The last row of the previous page: its creation instant (microseconds, as text) and id. */
+  after?: { createdAt: string; id: string };
+}
+
+/**
+ * The creation instant as PostgreSQL's own microsecond text, the sort key of a page cursor:
+ * a JavaScript Date would round it and skip or repeat rows.
+ */
+export const createdKey = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** A page of a party's keys, oldest first; one more row than asked tells a next page exists. */
+export async function listApiKeysPage(db: Kysely<Schema>, partyId: string, page: CreatedPage) {
+  let query = db
+    .selectFrom('api_keys')
+    .select(['id', 'prefix', 'party_id', 'user_id', 'agent_id', 'roles', 'created_at', 'last_used_at', 'revoked_at'])
+    .select(createdKey.as('created_key'))
+    .where('party_id', '=', partyId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(page.limit + 1);
+  if (page.after) query = query.where(sql<boolean>`(created_at, id) > (${page.after.createdAt}::timestamptz, ${page.after.id})`);
+  const rows = await query.execute();
+  return { keys: rows.slice(0, page.limit), more: rows.length > page.limit };
+}
+
 export function getApiKey(db: Kysely<Schema>, partyId: string, id: string) {
   return db
     .selectFrom('api_keys')

@@ -55,6 +55,19 @@ export function listLatestRunbooks(db: Kysely<Schema>): Promise<RunbookRow[]> {
     .execute();
 }
 
+/** A page of the latest version of every key, by key; one more row than asked tells a next page exists. */
+export async function listLatestRunbooksPage(db: Kysely<Schema>, page: { limit: number; afterKey?: string }): Promise<{ runbooks: RunbookRow[]; more: boolean }> {
+  let query = db
+    .selectFrom('runbooks as r')
+    .selectAll('r')
+    .where('r.version', '=', (eb) => eb.selectFrom('runbooks as v').select((v) => v.fn.max('v.version').as('max')).whereRef('v.key', '=', 'r.key'))
+    .orderBy('r.key')
+    .limit(page.limit + 1);
+  if (page.afterKey !== undefined) query = query.where('r.key', '>', page.afterKey);
+  const rows = await query.execute();
+  return { runbooks: rows.slice(0, page.limit), more: rows.length > page.limit };
+}
+
 /** Every version number of a key, oldest first. */
 export async function runbookVersions(db: Kysely<Schema>, key: string): Promise<number[]> {
   const rows = await db.selectFrom('runbooks').select('version').where('key', '=', key).orderBy('version').execute();

@@ -1,5 +1,6 @@
 // Webhook subscriptions of a party: where its notifications go, for which events.
 import { sql, type Kysely } from 'kysely';
+import { createdKey, type CreatedPage } from './api-keys';
 import type { Schema, WebhookSubscriptionRow } from './schema';
 
 export interface WebhookSubscriptionInput {
@@ -25,6 +26,25 @@ export function getWebhookSubscription(db: Kysely<Schema>, partyId: string, id: 
 
 export function listWebhookSubscriptions(db: Kysely<Schema>, partyId: string): Promise<WebhookSubscriptionRow[]> {
   return db.selectFrom('webhook_subscriptions').selectAll().where('party_id', '=', partyId).orderBy('created_at').orderBy('id').execute();
+}
+
+/** A page of a party's subscriptions, oldest first; one more row than asked tells a next page exists. */
+export async function listWebhookSubscriptionsPage(
+  db: Kysely<Schema>,
+  partyId: string,
+  page: CreatedPage,
+): Promise<{ subscriptions: (WebhookSubscriptionRow & { created_key: string })[]; more: boolean }> {
+  let query = db
+    .selectFrom('webhook_subscriptions')
+    .selectAll()
+    .select(createdKey.as('created_key'))
+    .where('party_id', '=', partyId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(page.limit + 1);
+  if (page.after) query = query.where(sql<boolean>`(created_at, id) > (${page.after.createdAt}::timestamptz, ${page.after.id})`);
+  const rows = await query.execute();
+  return { subscriptions: rows.slice(0, page.limit), more: rows.length > page.limit };
 }
 
 export function activeWebhookSubscriptions(db: Kysely<Schema>, partyId: string): Promise<WebhookSubscriptionRow[]> {

@@ -1,13 +1,14 @@
 // API keys of a party's users and agents: issued once in clear, listed by prefix, revoked.
 import type { Router } from 'express';
-import { getApiKey, revokeApiKey } from '../../db/api-keys';
+import { getApiKey, listApiKeysPage, revokeApiKey } from '../../db/api-keys';
 import { ephemeralSecretBox } from '../../db/secret-box';
 import type { ApiDeps } from '../app';
 import { notFound } from '../errors';
 import { withIdempotency } from '../idempotency';
 import type { ApiSpec } from '../spec';
-import { ApiKeyList, IdempotencyHeader, IssueApiKey, IssuedApiKey, KeyParams, PartyParams } from '../schemas/admin';
-import { addApiKey, administeredParty, partyApiKeys } from '../services/admin';
+import { ApiKeyPage, IdempotencyHeader, IssueApiKey, IssuedApiKey, KeyParams, PageQuery, PartyParams } from '../schemas/admin';
+import { addApiKey, administeredParty, apiKeyView, decodeCreatedCursor } from '../services/admin';
+import { encodeCursor } from '../views';
 
 export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
   const { db } = deps;
@@ -48,11 +49,15 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       summary: "A party's API keys (prefix, holder, roles, use, revocation; never the key)",
       tags: ['administration'],
       params: PartyParams,
-      responses: { 200: { description: 'Keys', schema: ApiKeyList }, 403: { description: 'Not an admin of that party or of the provider' } },
+      query: PageQuery,
+      responses: { 200: { description: 'A page of keys, oldest first', schema: ApiKeyPage }, 403: { description: 'Not an admin of that party or of the provider' } },
     },
-    async ({ res, params, principal }) => {
+    async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
-      res.json({ items: await partyApiKeys(db, params.partyId) });
+      const after = query.after === undefined ? undefined : decodeCreatedCursor(query.after);
+      const page = await listApiKeysPage(db, params.partyId, { limit: query.limit, after });
+      const last = page.keys.at(-1);
+      res.json({ items: page.keys.map(apiKeyView), next: page.more && last ? encodeCursor([last.created_key, last.id]) : null });
     },
   );
 

@@ -1,10 +1,16 @@
 // Parties, their users and their agents: administration routes (api/services/admin.ts says who).
 import type { Router } from 'express';
-import { listAgents, listUsers } from '../../db/parties';
+import { listAgentsPage, listUsersPage } from '../../db/parties';
 import type { ApiDeps } from '../app';
 import type { ApiSpec } from '../spec';
-import { AgentList, AgentView, CreateAgent, CreateParty, CreateUser, PartyList, PartyParams, PartyView, UserList, UserView } from '../schemas/admin';
-import { addAgent, addParty, addUser, administeredParty, agentView, partyView, userView, visibleParties, visibleParty } from '../services/admin';
+import { AgentPage, AgentView, CreateAgent, CreateParty, CreateUser, PageQuery, PartyPage, PartyParams, PartyView, UserPage, UserView } from '../schemas/admin';
+import { addAgent, addParty, addUser, administeredParty, agentView, partyView, userView, visiblePartiesPage, visibleParty } from '../services/admin';
+import { decodeCursor, encodeCursor } from '../views';
+
+/** The last id of the previous page, from the `after` cursor (400 when malformed). */
+const afterId = (after: string | undefined) => (after === undefined ? undefined : decodeCursor(after, 1)[0]);
+/** The cursor of the next page: the last id, when more rows follow. */
+const nextCursor = (page: { more: boolean }, last: { id: string } | undefined) => (page.more && last ? encodeCursor([last.id]) : null);
 
 export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
   const { db } = deps;
@@ -32,9 +38,17 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
 
   spec.route(
     router,
-    { method: 'get', path: '/parties', summary: 'The parties I see: my own and those of my contracts (all of them for provider admins)', tags: ['administration'], responses: { 200: { description: 'Parties', schema: PartyList } } },
-    async ({ res, principal }) => {
-      res.json({ items: (await visibleParties(db, principal)).map(partyView) });
+    {
+      method: 'get',
+      path: '/parties',
+      summary: 'The parties I see: my own and those of my contracts (all of them for provider admins)',
+      tags: ['administration'],
+      query: PageQuery,
+      responses: { 200: { description: 'A page of parties, by id', schema: PartyPage } },
+    },
+    async ({ res, query, principal }) => {
+      const page = await visiblePartiesPage(db, principal, { limit: query.limit, afterId: afterId(query.after) });
+      res.json({ items: page.parties.map(partyView), next: nextCursor(page, page.parties.at(-1)) });
     },
   );
 
@@ -71,11 +85,13 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
       summary: "A party's users",
       tags: ['administration'],
       params: PartyParams,
-      responses: { 200: { description: 'Users', schema: UserList }, 403: { description: 'Not an admin of that party or of the provider' } },
+      query: PageQuery,
+      responses: { 200: { description: 'A page of users, by id', schema: UserPage }, 403: { description: 'Not an admin of that party or of the provider' } },
     },
-    async ({ res, params, principal }) => {
+    async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
-      res.json({ items: (await listUsers(db, params.partyId)).map(userView) });
+      const page = await listUsersPage(db, params.partyId, { limit: query.limit, afterId: afterId(query.after) });
+      res.json({ items: page.users.map(userView), next: nextCursor(page, page.users.at(-1)) });
     },
   );
 
@@ -104,11 +120,13 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
       summary: "A party's agents",
       tags: ['administration'],
       params: PartyParams,
-      responses: { 200: { description: 'Agents', schema: AgentList }, 403: { description: 'Not an admin of that party or of the provider' } },
+      query: PageQuery,
+      responses: { 200: { description: 'A page of agents, by id', schema: AgentPage }, 403: { description: 'Not an admin of that party or of the provider' } },
     },
-    async ({ res, params, principal }) => {
+    async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
-      res.json({ items: (await listAgents(db, params.partyId)).map(agentView) });
+      const page = await listAgentsPage(db, params.partyId, { limit: query.limit, afterId: afterId(query.after) });
+      res.json({ items: page.agents.map(agentView), next: nextCursor(page, page.agents.at(-1)) });
     },
   );
 }

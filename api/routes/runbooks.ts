@@ -1,12 +1,14 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { getRunbook, listLatestRunbooks, runbookVersions } from '../../db/runbooks';
+import { getRunbook, listLatestRunbooksPage, runbookVersions } from '../../db/runbooks';
 import type { RunbookRow } from '../../db/schema';
 import type { ApiDeps } from '../app';
 import { notFound } from '../errors';
 import type { ApiSpec } from '../spec';
-import { RunbookDocument, RunbookList, RunbookView, RunbookWithVersions } from '../schemas/runbooks';
+import { PageQuery } from '../schemas/admin';
+import { RunbookDocument, RunbookPage, RunbookView, RunbookWithVersions } from '../schemas/runbooks';
 import { registerRunbookDocument } from '../services/runbooks';
+import { decodeCursor, encodeCursor } from '../views';
 
 const KeyParams = z.object({ key: z.string().min(1).max(64).openapi({ example: 'restart-service' }) });
 const VersionParams = KeyParams.extend({ version: z.coerce.number().int().min(1).openapi({ example: 1 }) });
@@ -54,11 +56,17 @@ export function runbookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       path: '/runbooks',
       summary: 'The registered runbooks, latest version of each',
       tags: ['runbooks'],
-      responses: { 200: { description: 'The runbooks by key', schema: RunbookList } },
+      query: PageQuery,
+      responses: { 200: { description: 'A page of runbooks, by key', schema: RunbookPage } },
     },
-    async ({ res }) => {
-      const rows = await listLatestRunbooks(deps.db);
-      res.json({ items: rows.map((r) => ({ key: r.key, title: r.title, service: r.service, latestVersion: r.version, createdAt: r.created_at.toISOString() })) });
+    async ({ res, query }) => {
+      const afterKey = query.after === undefined ? undefined : decodeCursor(query.after, 1)[0];
+      const page = await listLatestRunbooksPage(deps.db, { limit: query.limit, afterKey });
+      const last = page.runbooks.at(-1);
+      res.json({
+        items: page.runbooks.map((r) => ({ key: r.key, title: r.title, service: r.service, latestVersion: r.version, createdAt: r.created_at.toISOString() })),
+        next: page.more && last ? encodeCursor([last.key]) : null,
+      });
     },
   );
 

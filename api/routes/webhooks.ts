@@ -1,12 +1,13 @@
 // A party's webhook subscriptions: where the outbox dispatcher sends its notifications.
 import type { Router } from 'express';
-import { disableWebhookSubscription, getWebhookSubscription, listWebhookSubscriptions } from '../../db/webhooks';
+import { disableWebhookSubscription, getWebhookSubscription, listWebhookSubscriptionsPage } from '../../db/webhooks';
 import type { ApiDeps } from '../app';
 import { notFound, Problem } from '../errors';
 import { withIdempotency } from '../idempotency';
 import type { ApiSpec } from '../spec';
-import { CreatedWebhook, CreateWebhook, IdempotencyHeader, PartyParams, WebhookList, WebhookParams } from '../schemas/admin';
-import { addWebhook, administeredParty, webhookView } from '../services/admin';
+import { CreatedWebhook, CreateWebhook, IdempotencyHeader, PageQuery, PartyParams, WebhookPage, WebhookParams } from '../schemas/admin';
+import { addWebhook, administeredParty, decodeCreatedCursor, webhookView } from '../services/admin';
+import { encodeCursor } from '../views';
 
 export function webhookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
   const { db } = deps;
@@ -50,11 +51,15 @@ export function webhookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       summary: "A party's webhook subscriptions (never their secrets)",
       tags: ['administration'],
       params: PartyParams,
-      responses: { 200: { description: 'Subscriptions', schema: WebhookList }, 403: { description: 'Not an admin of that party or of the provider' } },
+      query: PageQuery,
+      responses: { 200: { description: 'A page of subscriptions, oldest first', schema: WebhookPage }, 403: { description: 'Not an admin of that party or of the provider' } },
     },
-    async ({ res, params, principal }) => {
+    async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
-      res.json({ items: (await listWebhookSubscriptions(db, params.partyId)).map(webhookView) });
+      const after = query.after === undefined ? undefined : decodeCreatedCursor(query.after);
+      const page = await listWebhookSubscriptionsPage(db, params.partyId, { limit: query.limit, after });
+      const last = page.subscriptions.at(-1);
+      res.json({ items: page.subscriptions.map(webhookView), next: page.more && last ? encodeCursor([last.created_key, last.id]) : null });
     },
   );
 

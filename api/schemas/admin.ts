@@ -1,7 +1,8 @@
 // Requests and responses of the administration routes (parties, users, agents, keys, webhooks).
-import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { isPublicHost } from '../../worker/webhook-address';
 import '../spec';
+import { ContractQuery } from './contracts';
 
 const Iso = z.string().openapi({ format: 'date-time', example: '2027-02-01T08:30:00.000Z' });
 
@@ -65,21 +66,8 @@ export const IssueApiKey = z
   .openapi('IssueApiKey');
 export type IssueApiKey = z.infer<typeof IssueApiKey>;
 
-// Webhooks are posted from inside the deployment: no internal addresses (a localhost receiver
-// belongs in the engine configuration). A DNS name is not resolved here.
-const internal = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['224.0.0.0', 3]] as const) internal.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['::ffff:0:0', 96]] as const) internal.addSubnet(net, bits, 'ipv6');
-
-function isPublicHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal') || host.endsWith('.local')) return false;
-  const family = isIP(host);
-  if (family === 4) return !internal.check(host, 'ipv4');
-  if (family === 6) return !internal.check(host, 'ipv6');
-  return host.includes('.');
-}
-
+// Webhooks are posted from inside the deployment: no internal address (worker/webhook-address.ts
+// checks the resolved address again at send time).
 export const WebhookEvent = z
   .string()
   .regex(/^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?)$/, 'an event name (`step.completed`), a prefix (`step.*`) or `*`');
@@ -100,15 +88,15 @@ export type CreateWebhook = z.infer<typeof CreateWebhook>;
 export const PartyView = z
   .object({ id: z.string(), kind: z.enum(['provider', 'client', 'third-party']), name: z.string(), timezone: z.string(), contractedBy: z.string().nullable(), createdAt: Iso })
   .openapi('Party');
-export const PartyList = z.object({ items: z.array(PartyView) }).openapi('PartyList');
+export const PartyPage = z.object({ items: z.array(PartyView), next: z.string().nullable() }).openapi('PartyPage');
 
 export const UserView = z
   .object({ id: z.string(), partyId: z.string(), name: z.string().nullable(), roles: z.array(z.string()), team: z.string().nullable(), createdAt: Iso })
   .openapi('User');
-export const UserList = z.object({ items: z.array(UserView) }).openapi('UserList');
+export const UserPage = z.object({ items: z.array(UserView), next: z.string().nullable() }).openapi('UserPage');
 
 export const AgentView = z.object({ id: z.string(), partyId: z.string(), site: z.string().nullable(), roles: z.array(z.literal('agent')), createdAt: Iso }).openapi('Agent');
-export const AgentList = z.object({ items: z.array(AgentView) }).openapi('AgentList');
+export const AgentPage = z.object({ items: z.array(AgentView), next: z.string().nullable() }).openapi('AgentPage');
 
 export const ApiKeyView = z
   .object({
@@ -124,7 +112,7 @@ export const ApiKeyView = z
   })
   .openapi('ApiKey');
 export const IssuedApiKey = ApiKeyView.extend({ key: z.string().openapi({ description: 'The key in clear: shown this once, never again.' }) }).openapi('IssuedApiKey');
-export const ApiKeyList = z.object({ items: z.array(ApiKeyView) }).openapi('ApiKeyList');
+export const ApiKeyPage = z.object({ items: z.array(ApiKeyView), next: z.string().nullable() }).openapi('ApiKeyPage');
 
 export const WebhookView = z
   .object({ id: z.string(), partyId: z.string(), url: z.string(), events: z.array(z.string()), createdAt: Iso, disabledAt: Iso.nullable() })
@@ -132,7 +120,10 @@ export const WebhookView = z
 export const CreatedWebhook = WebhookView.extend({
   secret: z.string().openapi({ description: 'The signing secret in clear: shown this once. Check `Mandate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>`.' }),
 }).openapi('CreatedWebhookSubscription');
-export const WebhookList = z.object({ items: z.array(WebhookView) }).openapi('WebhookSubscriptionList');
+export const WebhookPage = z.object({ items: z.array(WebhookView), next: z.string().nullable() }).openapi('WebhookSubscriptionPage');
+
+/** `limit` and `after` of a list, exactly as the contracts list takes them; unknown parameters are 400. */
+export const PageQuery = ContractQuery.pick({ limit: true, after: true });
 
 export const PartyParams = z.object({ partyId: z.string().min(1).max(128) });
 export const KeyParams = PartyParams.extend({ keyId: z.string().min(1).max(128) });

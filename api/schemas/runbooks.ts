@@ -34,4 +34,4 @@ export const RunbookSummary = z
   .object({ key: Key, title: z.string(), service: z.string(), latestVersion: z.int(), createdAt: Iso.openapi({ description: 'When the latest version was registered.' }) })
   .openapi('RunbookSummary');
 
-export const RunbookList = z.object({ items: z.array(RunbookSummary) }).openapi('RunbookList');
+export const RunbookPage = z.object({ items: z.array(RunbookSummary), next: z.string().nullable() }).openapi('RunbookPage');

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { createLogger } from '../../api/observability';
@@ -73,7 +74,7 @@ afterAll(async () => {
 
 describe('bootstrap: MANDATE_ADMIN_KEY on an empty deployment', () => {
   it('when no provider exists yet, then the bootstrap key sees no party and creates the provider, once', async () => {
-    expect((await call('boot', 'GET', '/v1/parties')).body).toEqual({ items: [] });
+    expect((await call('boot', 'GET', '/v1/parties')).body).toEqual({ items: [], next: null });
     const created = await call('boot', 'POST', '/v1/parties', { id: 'nuvola', kind: 'provider', name: 'Nuvola', timezone: 'Europe/Paris' });
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe('/v1/parties/nuvola');
@@ -344,6 +345,8 @@ describe('webhook subscriptions', () => {
     [{ url: 'https://localhost:8443/x', events: ['*'] }, ['body.url']],
     [{ url: 'https://[::1]/x', events: ['*'] }, ['body.url']],
     [{ url: 'https://169.254.169.254/latest', events: ['*'] }, ['body.url']],
+    [{ url: 'https://10.20.30.40/x', events: ['*'] }, ['body.url']],
+    [{ url: 'https://[::ffff:192.168.1.1]/x', events: ['*'] }, ['body.url']],
     [{ url: 'https://user:pw@hooks.martin.example/x', events: ['*'] }, ['body.url']],
     [{ url: 'not a url', events: [] }, ['body.events', 'body.url']],
     [{ url: 'https://hooks.martin.example/x', events: ['Step Completed'] }, ['body.events.0']],
@@ -355,6 +358,13 @@ describe('webhook subscriptions', () => {
     expect([...new Set(paths(res))].sort()).toEqual(expected);
   });
 
+  it('when a subscription names a public address literally, then it is accepted (IPv4 and IPv6)', async () => {
+    for (const url of ['https://93.184.215.14/hook', 'https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook']) {
+      const res = await call('cadmin', 'POST', '/v1/parties/martin/webhooks', { url, events: ['*'] });
+      expect(res.status, url).toBe(201);
+    }
+  });
+
   it('when a subscription is retried with the same Idempotency-Key, then one subscription exists', async () => {
     const count = async () => ((await call('cadmin', 'GET', '/v1/parties/martin/webhooks')).body.items as Json[]).length;
     const before = await count();
@@ -364,6 +374,130 @@ describe('webhook subscriptions', () => {
     expect([first.status, again.status]).toEqual([201, 201]);
     expect(again.body).toEqual(first.body);
     expect(await count()).toBe(before + 1);
+  });
+});
+
+/** Every page of a list, following `next` from a first page of `limit` rows. */
+async function walk(who: string, path: string, limit: number) {
+  const items: Json[] = [];
+  const cursors: string[] = [];
+  let next: string | null = null;
+  do {
+    const page: { status: number; text: string; body: Json } = await call(who, 'GET', `${path}?limit=${limit}${next ? `&after=${next}` : ''}`);
+    expect(page.status, page.text).toBe(200);
+    expect(Object.keys(page.body).sort()).toEqual(['items', 'next']);
+    expect((page.body.items as Json[]).length).toBeLessThanOrEqual(limit);
+    items.push(...(page.body.items as Json[]));
+    next = page.body.next as string | null;
+    if (next) cursors.push(next);
+  } while (next);
+  return { ids: items.map((i) => i.id as string), items, pages: cursors.length + 1, cursors };
+}
+
+const cursorKey = (cursor: string) => JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as string[];
+const cursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+describe('paging the administration lists', () => {
+  it('when parties are listed a page at a time, then each caller walks exactly the parties it sees, by id, each once', async () => {
+    for (const id of ['page-p1', 'page-p2', 'page-p3', 'page-p4', 'page-p5']) expect((await call('boot', 'POST', '/v1/parties', { id, kind: 'client', name: id, timezone: 'UTC' })).status).toBe(201);
+    const all = (await t.db.selectFrom('parties').select('id').orderBy('id').execute()).map((p) => p.id);
+    expect(all.length).toBeGreaterThan(6);
+    for (const who of ['padmin', 'boot']) {
+      const walked = await walk(who, '/v1/parties', 2);
+      expect(walked.ids).toEqual(all);
+      expect(walked.pages).toBe(Math.ceil(all.length / 2));
+      expect((await call(who, 'GET', '/v1/parties?limit=200')).body).toEqual({ items: walked.items, next: null });
+    }
+    // Those who see some parties page through those only: no cursor names a party they cannot see.
+    for (const [who, visible] of [['cadmin', ['dc-lyon', 'martin', 'nuvola']], ['agent', ['dc-lyon', 'martin', 'nuvola']], ['oadmin', ['other']]] as const) {
+      const walked = await walk(who, '/v1/parties', 1);
+      expect(walked.ids, who).toEqual(visible);
+      expect(walked.cursors.map((c) => cursorKey(c)[0]), who).toEqual(visible.slice(0, -1));
+    }
+    // A cursor past every visible party gives an empty last page, whatever follows it.
+    expect((await call('cadmin', 'GET', `/v1/parties?after=${cursor(['nuvola'])}`)).body).toEqual({ items: [], next: null });
+    expect((await call('cadmin', 'GET', `/v1/parties?limit=1&after=${cursor(['martin'])}`)).body).toMatchObject({ items: [{ id: 'nuvola' }], next: null });
+  });
+
+  it("when a party's users and agents are listed a page at a time, then every one of them comes once, by id, and none of another party", async () => {
+    for (const n of [1, 2, 3, 4]) {
+      expect((await call('cadmin', 'POST', '/v1/parties/martin/users', { id: `u-page-${n}`, roles: ['viewer'] })).status).toBe(201);
+      expect((await call('cadmin', 'POST', '/v1/parties/martin/agents', { id: `agent-page-${n}` })).status).toBe(201);
+    }
+    const users = (await t.db.selectFrom('users').select('id').where('party_id', '=', 'martin').orderBy('id').execute()).map((u) => u.id);
+    const agents = (await t.db.selectFrom('agents').select('id').where('party_id', '=', 'martin').orderBy('id').execute()).map((a) => a.id);
+    expect(users.length).toBeGreaterThan(6);
+    expect(agents.length).toBeGreaterThan(6);
+    for (const who of ['cadmin', 'padmin']) {
+      const walkedUsers = await walk(who, '/v1/parties/martin/users', 3);
+      expect(walkedUsers.ids).toEqual(users);
+      expect(walkedUsers.items.every((u) => u.partyId === 'martin')).toBe(true);
+      expect(walkedUsers.pages).toBe(Math.ceil(users.length / 3));
+      const walkedAgents = await walk(who, '/v1/parties/martin/agents', 3);
+      expect(walkedAgents.ids).toEqual(agents);
+      expect(walkedAgents.items.every((a) => a.partyId === 'martin')).toBe(true);
+    }
+    expect((await walk('padmin', '/v1/parties/nuvola/users', 1)).ids).toEqual(['u-nadmin', 'u-nop']);
+  });
+
+  it("when a party's keys are listed a page at a time, then every key comes once, oldest first, even keys created in the same millisecond", async () => {
+    const extra = [];
+    for (const n of [1, 2, 3, 4]) extra.push(await issue('cadmin', 'martin', { userId: `u-page-${n}` }, ['viewer']));
+    // Two keys in the same microsecond and one a microsecond later: the cursor keeps PostgreSQL's precision.
+    const instants = ['2027-02-01T08:30:00.123456Z', '2027-02-01T08:30:00.123456Z', '2027-02-01T08:30:00.123457Z'];
+    for (const [i, at] of instants.entries()) await sql`update api_keys set created_at = ${at}::timestamptz where id = ${extra[i]!.id}`.execute(t.db);
+    const keysByAge = (await sql<{ id: string }>`select id from api_keys where party_id = 'martin' order by created_at, id`.execute(t.db)).rows.map((k) => k.id);
+    expect(keysByAge.length).toBeGreaterThan(8);
+    for (const limit of [1, 2, 5]) {
+      const walked = await walk('cadmin', '/v1/parties/martin/keys', limit);
+      expect(walked.ids, `limit ${limit}`).toEqual(keysByAge);
+      expect(new Set(walked.ids).size).toBe(walked.ids.length);
+      expect(walked.items.every((k) => k.partyId === 'martin' && k.key === undefined)).toBe(true);
+    }
+    expect((await walk('padmin', '/v1/parties/nuvola/keys', 1)).items.every((k) => k.partyId === 'nuvola')).toBe(true);
+  });
+
+  it("when a party's webhook subscriptions are listed a page at a time, then every one comes once, oldest first, and never another party's", async () => {
+    expect((await call('padmin', 'POST', '/v1/parties/nuvola/webhooks', { url: 'https://hooks.nuvola.example/x', events: ['*'] })).status).toBe(201);
+    for (const n of [1, 2, 3]) expect((await call('cadmin', 'POST', '/v1/parties/martin/webhooks', { url: `https://hooks.martin.example/page-${n}`, events: ['*'] })).status).toBe(201);
+    const hooks = (await sql<{ id: string }>`select id from webhook_subscriptions where party_id = 'martin' order by created_at, id`.execute(t.db)).rows.map((w) => w.id);
+    expect(hooks.length).toBeGreaterThan(6);
+    for (const limit of [1, 4]) {
+      const walked = await walk('cadmin', '/v1/parties/martin/webhooks', limit);
+      expect(walked.ids, `limit ${limit}`).toEqual(hooks);
+      expect(walked.items.every((w) => w.partyId === 'martin')).toBe(true);
+      expect(JSON.stringify(walked.items)).not.toContain('secret');
+    }
+  });
+
+  it.each(['/v1/parties', '/v1/parties/martin/users', '/v1/parties/martin/agents', '/v1/parties/martin/keys', '/v1/parties/martin/webhooks'])(
+    'when %s gets a bad limit or cursor, then 400 names query.limit or query.after',
+    async (path) => {
+      for (const [query, field] of [
+        ['limit=0', 'query.limit'], ['limit=201', 'query.limit'], ['limit=ten', 'query.limit'], ['limit=1.5', 'query.limit'],
+        ['after=garbage', 'query.after'], [`after=${cursor([1])}`, 'query.after'], [`after=${cursor(['a', 'b', 'c'])}`, 'query.after'],
+        [`after=${cursor(['2027-02-30T00:00:00.000000Z', 'x'])}`, 'query.after'], [`after=${cursor(['0000-01-01T00:00:00.000000Z', 'x'])}`, 'query.after'],
+        ['colour=red', 'query'],
+      ] as const) {
+        const res = await call('cadmin', 'GET', `${path}?${query}`);
+        expect(res.status, `${path}?${query}`).toBe(400);
+        expect(res.type).toContain('application/problem+json');
+        expect(paths(res), `${path}?${query}`).toEqual([field]);
+      }
+      // The cursor of another list's key shape is malformed here too.
+      const otherShape = path.endsWith('/keys') || path.endsWith('/webhooks') ? cursor(['martin']) : cursor(['2027-02-01T08:30:00.123456Z', 'x']);
+      expect(paths(await call('cadmin', 'GET', `${path}?after=${otherShape}`))).toEqual(['query.after']);
+    },
+  );
+
+  it('when a caller may not list a party, then paging parameters change nothing: 404 unseen, 403 unadministered, 401 without a key', async () => {
+    for (const list of ['users', 'agents', 'keys', 'webhooks']) {
+      expect((await call('oadmin', 'GET', `/v1/parties/martin/${list}?limit=1`)).status).toBe(404);
+      expect((await call('viewer', 'GET', `/v1/parties/martin/${list}?limit=1`)).status).toBe(403);
+      expect((await call('cadmin', 'GET', `/v1/parties/nuvola/${list}?limit=1`)).status).toBe(403);
+      expect((await call(undefined, 'GET', `/v1/parties/martin/${list}?limit=1`)).status).toBe(401);
+    }
+    expect((await call(undefined, 'GET', '/v1/parties?limit=1')).status).toBe(401);
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../db/journal';
 import { getProcess } from '../../db/processes';
 import { waitFor } from '../support/harness';
-import { enc, openTaskOf, paths, startApiWorld, type ApiWorld } from './support';
+import { enc, openTaskOf, paths, startApiWorld, type ApiWorld, type Json } from './support';
 
 let world: ApiWorld;
 const call: ApiWorld['call'] = (...args) => world.call(...args);
@@ -131,5 +131,51 @@ describe('starting a runbook', () => {
     const res = await call('provider-op', 'POST', CONTRACT, { type: 'runbook', businessKey: 'fin-1', input: { runbook: 'finance-run' } });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ type: '/problems/not-covered', missingServices: ['bpo-finance'], missingActivities: ['finance.pay'] });
+  });
+});
+
+describe('GET /v1/runbooks', () => {
+  const page = (key: string) => ({ key, title: `Paging ${key}`, service: 'bpo-hr', steps: [{ id: 'ask', activityKey: 'hr.request-account' }] });
+
+  it('when runbooks are listed a page at a time, then every key comes once, by key, with its latest version', async () => {
+    for (const key of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) expect((await call('provider-op', 'POST', '/v1/runbooks', page(key))).status).toBe(201);
+    expect((await call('provider-op', 'POST', '/v1/runbooks', { ...page('page-c'), title: 'Paging again' })).body).toMatchObject({ version: 2 });
+    const latest = await world.mandate.database.db
+      .selectFrom('runbooks')
+      .select(['key', (eb) => eb.fn.max('version').as('version')])
+      .groupBy('key')
+      .orderBy('key')
+      .execute();
+    expect(latest.length).toBeGreaterThan(5);
+
+    const seen: Json[] = [];
+    let next: string | null = null;
+    let pages = 0;
+    do {
+      const res: { status: number; body: Json } = await call('vendor', 'GET', `/v1/runbooks?limit=2${next ? `&after=${next}` : ''}`);
+      expect(res.status).toBe(200);
+      expect((res.body.items as Json[]).length).toBeLessThanOrEqual(2);
+      seen.push(...(res.body.items as Json[]));
+      next = res.body.next as string | null;
+      pages += 1;
+    } while (next);
+    expect(seen.map((r) => [r.key, r.latestVersion])).toEqual(latest.map((r) => [r.key, r.version]));
+    expect(pages).toBe(Math.ceil(latest.length / 2));
+    expect(seen.find((r) => r.key === 'page-c')).toMatchObject({ title: 'Paging again', latestVersion: 2 });
+    expect((await call('client-viewer', 'GET', '/v1/runbooks?limit=200')).body).toEqual({ items: seen, next: null });
+  });
+
+  it('when the limit or the cursor is wrong, then 400 names query.limit or query.after', async () => {
+    const cursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    for (const [query, field] of [
+      ['limit=0', 'query.limit'], ['limit=201', 'query.limit'], ['limit=many', 'query.limit'],
+      ['after=garbage', 'query.after'], [`after=${cursor([7])}`, 'query.after'], [`after=${cursor(['page-a', 'x'])}`, 'query.after'],
+      ['colour=red', 'query'],
+    ] as const) {
+      const res = await call('client-viewer', 'GET', `/v1/runbooks?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.type).toMatch(/problem\+json/);
+      expect(paths(res.body), query).toEqual([field]);
+    }
   });
 });
