@@ -6,6 +6,7 @@ import type { Schema } from '../db/schema';
 import type { SecretBox } from '../db/secret-box';
 import type { TemporalHandle } from '../temporal/client';
 import { authenticate } from './auth';
+import type { PrincipalCache } from './principal-cache';
 import { docsRoutes } from './docs';
 import { methodNotAllowed, problemMiddleware, unknownRoute } from './errors';
 import { createObservability } from './observability';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   updateWaitMs?: number;
   /** MANDATE_ADMIN_KEY: an admin of the provider party (api/auth.ts). */
   adminKey?: string;
+  /** Principals kept in memory while key changes are heard; without it every request reads its key. */
+  principalCache?: PrincipalCache;
   /** Seals webhook secrets and replayable responses at rest (db/secret-box.ts). */
   secretBox?: SecretBox;
   /** The secrets a contract's monitoring alerts may be signed with (engine configuration `monitoring`). */
@@ -61,7 +64,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(observability.requestContext);
 
   const v1 = express.Router();
-  v1.use(authenticate(deps.db, { adminKey: deps.adminKey }));
+  v1.use(authenticate(deps.db, { adminKey: deps.adminKey, principalCache: deps.principalCache }));
   const spec = defineV1(deps, v1);
   const document = spec.document({ version: API_VERSION });
   // Before the body parser and authentication: a wrong method is 405 whatever the body or key.

@@ -4,9 +4,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Request } from 'express';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema';
-import { findPrincipalByKey, hashApiKey, type Principal } from '../db/api-keys';
+import { findPrincipalByHash, findPrincipalByKey, hashApiKey, isWellFormedKey, recordKeyUse, type Principal } from '../db/api-keys';
 import { findProviderParty } from '../db/parties';
 import { unauthorized } from './errors';
+import type { PrincipalCache } from './principal-cache';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -18,6 +19,8 @@ declare module 'express-serve-static-core' {
 export interface AuthOptions {
   /** MANDATE_ADMIN_KEY: accepted as an admin of the deployment's provider party. */
   adminKey?: string | undefined;
+  /** Principals kept in memory while key changes are heard (api/principal-cache.ts). */
+  principalCache?: PrincipalCache | undefined;
 }
 
 /** The key id the bootstrap admin acts under (idempotency keys, logs). */
@@ -41,11 +44,20 @@ export function authenticate(db: Kysely<Schema>, options: AuthOptions = {}): Req
       next();
       return;
     }
-    const principal = await findPrincipalByKey(db, match[1]);
+    const principal = await findPrincipal(db, match[1], options.principalCache);
     if (!principal) throw unauthorized('the API key is unknown or revoked');
     req.principal = principal;
     next();
   };
+}
+
+async function findPrincipal(db: Kysely<Schema>, clearKey: string, cache: PrincipalCache | undefined): Promise<Principal | undefined> {
+  if (!cache) return findPrincipalByKey(db, clearKey);
+  if (!isWellFormedKey(clearKey)) return undefined;
+  const secretHash = hashApiKey(clearKey);
+  const principal = await cache.through(secretHash, () => findPrincipalByHash(db, secretHash));
+  if (principal) await recordKeyUse(db, principal.keyId);
+  return principal;
 }
 
 /** Before the provider party exists its partyId is empty: it sees nothing but may create parties. */

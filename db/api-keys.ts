@@ -53,27 +53,26 @@ const lastTouched = new Map<string, number>();
 
 /** The principal behind a clear key, or undefined for an unknown, malformed or revoked key. */
 export async function findPrincipalByKey(db: Kysely<Schema>, clearKey: string): Promise<Principal | undefined> {
-  if (!KEY_PATTERN.test(clearKey)) return undefined;
+  if (!isWellFormedKey(clearKey)) return undefined;
+  const principal = await findPrincipalByHash(db, hashApiKey(clearKey));
+  if (principal) await recordKeyUse(db, principal.keyId);
+  return principal;
+}
+
+export function isWellFormedKey(clearKey: string): boolean {
+  return KEY_PATTERN.test(clearKey);
+}
+
+/** The principal of a live key by the SHA-256 of the clear key. */
+export async function findPrincipalByHash(db: Kysely<Schema>, secretHash: string): Promise<Principal | undefined> {
   const row = await db
     .selectFrom('api_keys as k')
     .innerJoin('parties as p', 'p.id', 'k.party_id')
     .select(['k.id', 'k.party_id', 'p.kind', 'k.user_id', 'k.agent_id', 'k.roles'])
-    .where('k.secret_hash', '=', hashApiKey(clearKey))
+    .where('k.secret_hash', '=', secretHash)
     .where('k.revoked_at', 'is', null)
     .executeTakeFirst();
   if (!row) return undefined;
-  // At most one write a minute per key (and no round trip otherwise), so authentication stays a read.
-  const now = Date.now();
-  if ((lastTouched.get(row.id) ?? 0) < now - TOUCH_EVERY_MS) {
-    lastTouched.set(row.id, now);
-    if (lastTouched.size > 10_000) lastTouched.clear();
-    await db
-      .updateTable('api_keys')
-      .set({ last_used_at: sql<Date>`now()` })
-      .where('id', '=', row.id)
-      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`)]))
-      .execute();
-  }
   return {
     keyId: row.id,
     partyId: row.party_id,
@@ -82,6 +81,20 @@ export async function findPrincipalByKey(db: Kysely<Schema>, clearKey: string): 
     ...(row.agent_id ? { agentId: row.agent_id } : {}),
     roles: row.roles,
   };
+}
+
+/** Records that a key was used: at most one write a minute per key (no round trip otherwise), so authentication stays a read. */
+export async function recordKeyUse(db: Kysely<Schema>, keyId: string): Promise<void> {
+  const now = Date.now();
+  if ((lastTouched.get(keyId) ?? 0) >= now - TOUCH_EVERY_MS) return;
+  lastTouched.set(keyId, now);
+  if (lastTouched.size > 10_000) lastTouched.clear();
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: sql<Date>`now()` })
+    .where('id', '=', keyId)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`)]))
+    .execute();
 }
 
 /** Revokes a key (of that party, when given). True when this call revoked it. */

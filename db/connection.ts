@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { migrationProvider } from './migrations';
+import { listenPglite, listenPostgres, type ChangeHandlers, type ChangeListener } from './notifications';
 import type { Schema } from './schema';
 
 /** The subset of a pino logger the db layer uses. */
@@ -18,6 +19,8 @@ export interface DbLog {
 export interface Database {
   db: Kysely<Schema>;
   kind: 'postgres' | 'pglite';
+  /** LISTEN on a channel (db/notifications.ts); stop the listener before closing. */
+  listen(channel: string, handlers: ChangeHandlers): Promise<ChangeListener>;
   close(): Promise<void>;
 }
 
@@ -55,7 +58,7 @@ function openPostgres(url: string, max = 10, log?: DbLog): Database {
   // the pool replaces it on the next checkout.
   pool.on('error', (err) => log?.warn({ err: err.message }, 'idle database connection lost'));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return { db, kind: 'postgres', listen: (channel, handlers) => Promise.resolve(listenPostgres(url, channel, handlers, log)), close: () => db.destroy() };
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
@@ -65,7 +68,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   const client = await PGlite.create(dir);
   const db = new Kysely<Schema>({ dialect: new PGliteDialect(client) });
   // The dialect closes the PGlite instance when Kysely is destroyed.
-  return { db, kind: 'pglite', close: () => db.destroy() };
+  return { db, kind: 'pglite', listen: (channel, handlers) => listenPglite(client, channel, handlers), close: () => db.destroy() };
 }
 
 async function migrateToLatest(db: Kysely<Schema>, log: DbLog | undefined): Promise<void> {

@@ -18,6 +18,8 @@ import { startEngineWorker, type EngineWorker } from '../worker/engine-worker';
 import { createOutboxDispatcher, subscriptionEndpoints, type OutboxDispatcher } from '../worker/outbox-dispatcher';
 import { workerTelemetry } from '../worker/metrics';
 import { createApp } from '../api/app';
+import { createPrincipalCache } from '../api/principal-cache';
+import { API_KEY_CHANNEL } from '../db/notifications';
 import { createLogger } from '../api/observability';
 import { reconcileCompletingTasks } from '../api/services/tasks';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -139,7 +141,11 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
 
     let apiUrl: string | undefined;
     if (config.MANDATE_ROLE !== 'worker') {
-      const apiDeps = { db: database.db, temporal, log, adminKey: config.MANDATE_ADMIN_KEY, secretBox, monitoringSecrets: (contractId: string) => monitoringSecrets(engineConfig, contractId) };
+      // Authentication from memory while key changes are heard (a revocation anywhere counts at once).
+      const principalCache = createPrincipalCache();
+      const keyChanges = await database.listen(API_KEY_CHANNEL, principalCache);
+      stops.push(() => keyChanges.stop());
+      const apiDeps = { db: database.db, temporal, log, adminKey: config.MANDATE_ADMIN_KEY, secretBox, principalCache, monitoringSecrets: (contractId: string) => monitoringSecrets(engineConfig, contractId) };
       const server = await listen(createApp(apiDeps), config.PORT);
       stops.push(() => closeServer(server, SHUTDOWN_GRACE_MS, log));
       const address = server.address();

@@ -7,6 +7,7 @@ import * as agentJobs from './0005_agent_jobs';
 import * as slaRecords from './0006_sla_records';
 import * as runbooks from './0007_runbooks';
 import * as oneProvider from './0008_one_provider';
+import * as apiKeyChanges from './0009_api_key_changes';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0006_sla_records': slaRecords,
   '0007_runbooks': runbooks,
   '0008_one_provider': oneProvider,
+  '0009_api_key_changes': apiKeyChanges,
 };
 
 export const migrationProvider: MigrationProvider = {

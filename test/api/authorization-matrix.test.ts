@@ -1,7 +1,10 @@
 // Every route of the OpenAPI document, called by principals who must not see the example
 // contract's resources: no key, a revoked key, another client's operator. Nothing leaks:
 // 401 without a valid key, 404 (never 403, 409, 422 or 200 with data) for the other client.
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueApiKey } from '../../db/api-keys';
+import { waitFor } from '../support/harness';
 import { startApiWorld, onboarding, openTaskOf, enc, type ApiWorld, type Json } from './support';
 
 let world: ApiWorld;
@@ -94,5 +97,40 @@ describe('authorization matrix', () => {
       const res = await world.call(who, 'GET', `/v1/tasks/${taskId}`);
       expect(res.status, who).toBe(404);
     }
+  });
+});
+
+// Keys are authenticated from memory while key changes are heard: a revocation made anywhere
+// (another API node, psql) must count at once here, also while the listener is down.
+describe('a key revoked behind this node', () => {
+  const db = () => world.mandate.database.db;
+  const freshKey = async () => {
+    const issued = await issueApiKey(db(), { partyId: 'martin', userId: 'u-martin-viewer', roles: ['viewer'] });
+    world.keys.set('fresh', issued.key);
+    expect((await world.call('fresh', 'GET', '/v1/contracts/ctr-martin-2027')).status).toBe(200);
+    expect((await world.call('fresh', 'GET', '/v1/contracts/ctr-martin-2027')).status).toBe(200);
+    return issued;
+  };
+  const listening = async () =>
+    (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query = 'LISTEN mandate_api_keys'`.execute(db())).rows[0]!.n;
+
+  it('when the key is revoked in the database, then the next requests are 401 within moments', async () => {
+    const issued = await freshKey();
+    await sql`update api_keys set revoked_at = now() where id = ${issued.id}`.execute(db());
+    await waitFor('the revocation to count', async () => (await world.call('fresh', 'GET', '/v1/contracts/ctr-martin-2027')).status === 401, 2000);
+  });
+
+  it('when the listener lost its connection, then a revocation counts at the very next request, and caching resumes once it is back', async () => {
+    await waitFor('the listener to be connected', async () => (await listening()) === 1);
+    const issued = await freshKey();
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query = 'LISTEN mandate_api_keys'`.execute(db());
+    await waitFor('the listener to be gone', async () => (await listening()) === 0);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // The client notices the loss.
+    await sql`update api_keys set revoked_at = now() where id = ${issued.id}`.execute(db());
+    expect((await world.call('fresh', 'GET', '/v1/contracts/ctr-martin-2027')).status).toBe(401);
+    await waitFor('the listener to be back', async () => (await listening()) === 1, 10_000);
+    const again = await freshKey();
+    await sql`update api_keys set revoked_at = now() where id = ${again.id}`.execute(db());
+    await waitFor('the revocation to count', async () => (await world.call('fresh', 'GET', '/v1/contracts/ctr-martin-2027')).status === 401, 2000);
   });
 });

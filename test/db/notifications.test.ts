@@ -1,0 +1,87 @@
+// Key changes are announced on `mandate_api_keys` by the database itself (whatever wrote them),
+// heard by a listener that says when it is live and comes back after losing its connection.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueApiKey, revokeApiKey } from '../../db/api-keys';
+import { openDatabase, type Database } from '../../db/connection';
+import { API_KEY_CHANNEL, type ChangeListener } from '../../db/notifications';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { waitFor } from '../support/harness';
+import { seedParties } from './seed';
+
+function recorder() {
+  const heard: string[] = [];
+  const live: boolean[] = [];
+  return { heard, live, onNotify: (p: string) => heard.push(p), onLive: (l: boolean) => live.push(l) };
+}
+
+async function announcesKeyChanges(database: Database) {
+  await seedParties(database.db);
+  const r = recorder();
+  const listener: ChangeListener = await database.listen(API_KEY_CHANNEL, r);
+  try {
+    await waitFor('the listener to be live', async () => r.live.at(-1) === true);
+    const key = await issueApiKey(database.db, { partyId: 'globex', userId: 'bob', roles: ['approver'] });
+    await sql`update api_keys set last_used_at = now() where id = ${key.id}`.execute(database.db);
+    await revokeApiKey(database.db, key.id);
+    await waitFor('the revocation to be heard', async () => r.heard.includes(key.id));
+    await sql`update parties set name = 'Globex Corp' where id = 'globex'`.execute(database.db);
+    await sql`update parties set kind = 'client' where id = 'globex'`.execute(database.db);
+    await waitFor('the party change to be heard', async () => r.heard.includes('*'));
+    // Issuing and touching announce nothing; renaming a party neither; its kind (even unchanged) does.
+    expect(r.heard).toEqual([key.id, '*']);
+  } finally {
+    await listener.stop();
+  }
+  expect(r.live.at(-1)).toBe(false);
+}
+
+describe('key change notifications on PostgreSQL', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('when a key is revoked or a party changes kind, then listeners hear it; using a key is not announced', async () => {
+    await announcesKeyChanges(t.database);
+  });
+
+  it('when the listening connection is killed, then the listener says it is not live, reconnects and hears again', async () => {
+    const r = recorder();
+    const listener = await t.database.listen(API_KEY_CHANNEL, r);
+    try {
+      await waitFor('the listener to be live', async () => r.live.at(-1) === true);
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query = ${`LISTEN ${API_KEY_CHANNEL}`}`.execute(t.db);
+      await waitFor('the loss to be noticed', async () => r.live.includes(false));
+      await waitFor('the listener to be live again', async () => r.live.at(-1) === true, 10_000);
+      const key = await issueApiKey(t.db, { partyId: 'globex', userId: 'bob', roles: ['approver'] });
+      await revokeApiKey(t.db, key.id);
+      await waitFor('the revocation to be heard after the reconnection', async () => r.heard.includes(key.id));
+    } finally {
+      await listener.stop();
+    }
+  });
+});
+
+describe('key change notifications on PGlite', () => {
+  let dataDir: string;
+  let database: Database;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'mandate-pglite-'));
+    database = await openDatabase({ dataDir });
+  });
+  afterAll(async () => {
+    await database.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('when a key is revoked or a party changes kind, then listeners hear it too', async () => {
+    await announcesKeyChanges(database);
+  });
+});
