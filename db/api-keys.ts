@@ -1,6 +1,7 @@
 // API keys: random, shown once, stored as a SHA-256 of the whole key.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { createdAfter, createdKey, pageOf, type CreatedPage } from './pages';
 import type { PartyKind, Schema } from './schema';
 
 export type Role = 'admin' | 'operator' | 'approver' | 'viewer' | 'agent';
@@ -105,28 +106,6 @@ export async function revokeApiKey(db: Kysely<Schema>, id: string, options: { pa
   return result.numUpdatedRows > 0n;
 }
 
-export function listApiKeys(db: Kysely<Schema>, partyId: string) {
-  return db
-    .selectFrom('api_keys')
-    .select(['id', 'prefix', 'party_id', 'user_id', 'agent_id', 'roles', 'created_at', 'last_used_at', 'revoked_at'])
-    .where('party_id', '=', partyId)
-    .orderBy('created_at')
-    .execute();
-}
-
-/** A page in creation order, then by id. */
-export interface CreatedPage {
-  limit: number;
-  /** The last row of the previous page: its creation instant (microseconds, as text) and id. */
-  after?: { createdAt: string; id: string };
-}
-
-/**
- * The creation instant as PostgreSQL's own microsecond text, the sort key of a page cursor:
- * a JavaScript Date would round it and skip or repeat rows.
- */
-export const createdKey = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
 /** A page of a party's keys, oldest first; one more row than asked tells a next page exists. */
 export async function listApiKeysPage(db: Kysely<Schema>, partyId: string, page: CreatedPage) {
   let query = db
@@ -137,9 +116,9 @@ export async function listApiKeysPage(db: Kysely<Schema>, partyId: string, page:
     .orderBy('created_at')
     .orderBy('id')
     .limit(page.limit + 1);
-  if (page.after) query = query.where(sql<boolean>`(created_at, id) > (${page.after.createdAt}::timestamptz, ${page.after.id})`);
-  const rows = await query.execute();
-  return { keys: rows.slice(0, page.limit), more: rows.length > page.limit };
+  if (page.after) query = query.where(createdAfter(page.after));
+  const { rows, more } = pageOf(await query.execute(), page.limit);
+  return { keys: rows, more };
 }
 
 export function getApiKey(db: Kysely<Schema>, partyId: string, id: string) {

@@ -1,5 +1,6 @@
 // Parties and their principals (users, agents). Upserts: the contract document is the source.
 import type { Kysely } from 'kysely';
+import { pageOf } from './pages';
 import type { AgentRow, PartyKind, PartyRow, Schema, UserRow } from './schema';
 
 export interface PartyInput {
@@ -92,16 +93,6 @@ export function getAgent(db: Kysely<Schema>, id: string): Promise<AgentRow | und
   return db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function listParties(db: Kysely<Schema>, filter: { ids?: string[]; kind?: PartyKind } = {}): Promise<PartyRow[]> {
-  let query = db.selectFrom('parties').selectAll().orderBy('id');
-  if (filter.ids) {
-    if (filter.ids.length === 0) return Promise.resolve([]);
-    query = query.where('id', 'in', filter.ids);
-  }
-  if (filter.kind) query = query.where('kind', '=', filter.kind);
-  return query.execute();
-}
-
 export interface IdPage {
   limit: number;
   /** The last id of the previous page. */
@@ -114,8 +105,8 @@ export async function listPartiesPage(db: Kysely<Schema>, page: IdPage & { ids?:
   let query = db.selectFrom('parties').selectAll().orderBy('id').limit(page.limit + 1);
   if (page.ids) query = query.where('id', 'in', page.ids);
   if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
-  const rows = await query.execute();
-  return { parties: rows.slice(0, page.limit), more: rows.length > page.limit };
+  const { rows, more } = pageOf(await query.execute(), page.limit);
+  return { parties: rows, more };
 }
 
 /**
@@ -151,28 +142,20 @@ export function createAgent(db: Kysely<Schema>, agent: AgentInput): Promise<Agen
     .executeTakeFirst();
 }
 
-export function listUsers(db: Kysely<Schema>, partyId: string): Promise<UserRow[]> {
-  return db.selectFrom('users').selectAll().where('party_id', '=', partyId).orderBy('id').execute();
-}
-
-export function listAgents(db: Kysely<Schema>, partyId: string): Promise<AgentRow[]> {
-  return db.selectFrom('agents').selectAll().where('party_id', '=', partyId).orderBy('id').execute();
-}
-
 /** A page of a party's users by id. */
 export async function listUsersPage(db: Kysely<Schema>, partyId: string, page: IdPage): Promise<{ users: UserRow[]; more: boolean }> {
   let query = db.selectFrom('users').selectAll().where('party_id', '=', partyId).orderBy('id').limit(page.limit + 1);
   if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
-  const rows = await query.execute();
-  return { users: rows.slice(0, page.limit), more: rows.length > page.limit };
+  const { rows, more } = pageOf(await query.execute(), page.limit);
+  return { users: rows, more };
 }
 
 /** A page of a party's agents by id. */
 export async function listAgentsPage(db: Kysely<Schema>, partyId: string, page: IdPage): Promise<{ agents: AgentRow[]; more: boolean }> {
   let query = db.selectFrom('agents').selectAll().where('party_id', '=', partyId).orderBy('id').limit(page.limit + 1);
   if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
-  const rows = await query.execute();
-  return { agents: rows.slice(0, page.limit), more: rows.length > page.limit };
+  const { rows, more } = pageOf(await query.execute(), page.limit);
+  return { agents: rows, more };
 }
 
 /** The deployment's provider (DESIGN: one deployment is run by one provider). */

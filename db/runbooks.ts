@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import type { Runbook } from '../domain/runbook';
 import { jsonb } from './json';
+import { pageOf } from './pages';
 import type { RunbookRow, Schema } from './schema';
 import { inTransaction } from './transaction';
 
@@ -45,16 +46,6 @@ export function getRunbook(db: Kysely<Schema>, key: string, version?: number): P
   return q.executeTakeFirst();
 }
 
-/** The latest version of every key, by key. */
-export function listLatestRunbooks(db: Kysely<Schema>): Promise<RunbookRow[]> {
-  return db
-    .selectFrom('runbooks as r')
-    .selectAll('r')
-    .where('r.version', '=', (eb) => eb.selectFrom('runbooks as v').select((v) => v.fn.max('v.version').as('max')).whereRef('v.key', '=', 'r.key'))
-    .orderBy('r.key')
-    .execute();
-}
-
 /** A page of the latest version of every key, by key; one more row than asked tells a next page exists. */
 export async function listLatestRunbooksPage(db: Kysely<Schema>, page: { limit: number; afterKey?: string }): Promise<{ runbooks: RunbookRow[]; more: boolean }> {
   let query = db
@@ -64,8 +55,8 @@ export async function listLatestRunbooksPage(db: Kysely<Schema>, page: { limit: 
     .orderBy('r.key')
     .limit(page.limit + 1);
   if (page.afterKey !== undefined) query = query.where('r.key', '>', page.afterKey);
-  const rows = await query.execute();
-  return { runbooks: rows.slice(0, page.limit), more: rows.length > page.limit };
+  const { rows, more } = pageOf(await query.execute(), page.limit);
+  return { runbooks: rows, more };
 }
 
 /** Every version number of a key, oldest first. */

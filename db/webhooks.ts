@@ -1,6 +1,6 @@
 // Webhook subscriptions of a party: where its notifications go, for which events.
 import { sql, type Kysely } from 'kysely';
-import { createdKey, type CreatedPage } from './api-keys';
+import { createdAfter, createdKey, pageOf, type CreatedPage } from './pages';
 import type { Schema, WebhookSubscriptionRow } from './schema';
 
 export interface WebhookSubscriptionInput {
@@ -24,10 +24,6 @@ export function getWebhookSubscription(db: Kysely<Schema>, partyId: string, id: 
   return db.selectFrom('webhook_subscriptions').selectAll().where('id', '=', id).where('party_id', '=', partyId).executeTakeFirst();
 }
 
-export function listWebhookSubscriptions(db: Kysely<Schema>, partyId: string): Promise<WebhookSubscriptionRow[]> {
-  return db.selectFrom('webhook_subscriptions').selectAll().where('party_id', '=', partyId).orderBy('created_at').orderBy('id').execute();
-}
-
 /** A page of a party's subscriptions, oldest first; one more row than asked tells a next page exists. */
 export async function listWebhookSubscriptionsPage(
   db: Kysely<Schema>,
@@ -42,9 +38,9 @@ export async function listWebhookSubscriptionsPage(
     .orderBy('created_at')
     .orderBy('id')
     .limit(page.limit + 1);
-  if (page.after) query = query.where(sql<boolean>`(created_at, id) > (${page.after.createdAt}::timestamptz, ${page.after.id})`);
-  const rows = await query.execute();
-  return { subscriptions: rows.slice(0, page.limit), more: rows.length > page.limit };
+  if (page.after) query = query.where(createdAfter(page.after));
+  const { rows, more } = pageOf(await query.execute(), page.limit);
+  return { subscriptions: rows, more };
 }
 
 export function activeWebhookSubscriptions(db: Kysely<Schema>, partyId: string): Promise<WebhookSubscriptionRow[]> {

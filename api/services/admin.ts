@@ -4,7 +4,7 @@
 // but not administer is 403.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { getApiKey, issueApiKey, type listApiKeys, type Principal } from '../../db/api-keys';
+import { getApiKey, issueApiKey, type listApiKeysPage, type Principal } from '../../db/api-keys';
 import { createAgent, createParty, createUser, findProviderParty, getAgent, getParty, getUser, listPartiesPage, visiblePartyIds, type IdPage } from '../../db/parties';
 import type { AgentRow, PartyRow, Schema, UserRow, WebhookSubscriptionRow } from '../../db/schema';
 import type { SecretBox } from '../../db/secret-box';
@@ -30,7 +30,7 @@ export async function visiblePartiesPage(db: Kysely<Schema>, principal: Principa
   return listPartiesPage(db, { ...page, ids: await visiblePartyIds(db, principal.partyId) });
 }
 
-// The creation instant of a (created_at, id) cursor, exactly as db/api-keys.ts `createdKey` writes it.
+// The creation instant of a (created_at, id) cursor, exactly as db/pages.ts `createdKey` writes it.
 const CREATED_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d{3}Z$/;
 
 /** The (created_at, id) key of a cursor; one PostgreSQL would refuse is a 400 like any malformed cursor. */
@@ -129,7 +129,7 @@ export function agentView(a: AgentRow) {
   return { id: a.id, partyId: a.party_id, site: a.site, roles: ['agent' as const], createdAt: iso(a.created_at)! };
 }
 
-type ApiKeyListRow = Awaited<ReturnType<typeof listApiKeys>>[number];
+type ApiKeyListRow = Omit<Awaited<ReturnType<typeof listApiKeysPage>>['keys'][number], 'created_key'>;
 
 /** Never the hash: the prefix is how a holder recognises its key. */
 export function apiKeyView(k: ApiKeyListRow) {
