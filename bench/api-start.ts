@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import express from 'express';
 import { Client, Connection, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { createPrincipalCache } from '../api/principal-cache';
@@ -46,9 +47,42 @@ const input = {
   laptop: { model: 'T14', shipTo: 'Lyon HQ' },
 };
 
+/** The start the API makes, straight to Temporal. */
+async function startDirect(client: Client, clientParty: string, businessKey: string): Promise<void> {
+  const start: ProcessStart = { contractId: CONTRACT, version: 1, processType: TYPE, businessKey, requestedBy: { userId: 'u-hr-lea', partyId: 'martin' }, input };
+  await client.workflow.start(WORKFLOW_TYPES[TYPE]!, {
+    workflowId: `mandate:${CONTRACT}:${TYPE}:${businessKey}`,
+    taskQueue,
+    args: [start],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    typedSearchAttributes: [
+      { key: MandateContract, value: CONTRACT },
+      { key: MandateClient, value: clientParty },
+      { key: MandateProcess, value: TYPE },
+      { key: MandateStatus, value: 'running' },
+    ],
+  });
+}
+
+/**
+ * The floor of any HTTP API on this machine: express 5 with its JSON body parser and one route
+ * that makes the same start, nothing else (no key, no validation, no database). What separates
+ * it from the direct starts is HTTP itself; what separates Mandate's API from it is Mandate's.
+ */
+function floorApp(client: Client, clientParty: string): express.Express {
+  const app = express();
+  app.use(express.json());
+  app.post('/start', async (req, res) => {
+    const { businessKey } = req.body as { businessKey: string };
+    await startDirect(client, clientParty, businessKey);
+    res.status(201).json({ id: `mandate:${CONTRACT}:${TYPE}:${businessKey}` });
+  });
+  return app;
+}
+
 /** The same start the API makes, straight to Temporal, from CONNECTIONS concurrent loops. */
 async function directStarts(client: Client, clientParty: string, seconds: number, prefix: string): Promise<{ perSecond: number; p99: number; count: number }> {
-  const workflowType = WORKFLOW_TYPES[TYPE]!;
   const deadline = Date.now() + seconds * 1000;
   const latencies: number[] = [];
   let n = 0;
@@ -57,21 +91,8 @@ async function directStarts(client: Client, clientParty: string, seconds: number
     Array.from({ length: CONNECTIONS }, async () => {
       while (Date.now() < deadline) {
         const businessKey = `${prefix}-${n++}`;
-        const start: ProcessStart = { contractId: CONTRACT, version: 1, processType: TYPE, businessKey, requestedBy: { userId: 'u-hr-lea', partyId: 'martin' }, input };
         const t = performance.now();
-        await client.workflow.start(workflowType, {
-          workflowId: `mandate:${CONTRACT}:${TYPE}:${businessKey}`,
-          taskQueue,
-          args: [start],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          typedSearchAttributes: [
-            { key: MandateContract, value: CONTRACT },
-            { key: MandateClient, value: clientParty },
-            { key: MandateProcess, value: TYPE },
-            { key: MandateStatus, value: 'running' },
-          ],
-        });
+        await startDirect(client, clientParty, businessKey);
         latencies.push(performance.now() - t);
       }
     }),
@@ -85,10 +106,10 @@ async function directStarts(client: Client, clientParty: string, seconds: number
  * autocannon in a process of its own: in the API's process its HTTP client would share the
  * event loop with the server it measures and handicap the API side.
  */
-async function apiStarts(url: string, key: string, seconds: number, prefix: string): Promise<{ perSecond: number; p99: number; count: number; errors: number }> {
+async function httpStarts(target: string, key: string, seconds: number, prefix: string): Promise<{ perSecond: number; p99: number; count: number; errors: number }> {
   const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
   const body = JSON.stringify({ type: TYPE, businessKey: `${prefix}-[<id>]`, input });
-  const args = [cli, '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST', '-H', `authorization=Bearer ${key}`, '-H', 'content-type=application/json', '-b', body, '-I', '-j', `${url}/v1/contracts/${CONTRACT}/processes`];
+  const args = [cli, '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST', '-H', `authorization=Bearer ${key}`, '-H', 'content-type=application/json', '-b', body, '-I', '-j', target];
   const { stdout } = await run(process.execPath, args);
   const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { '2xx': number; non2xx: number; errors: number; timeouts: number; latency: { p99: number }; duration: number };
   const created = result['2xx'];
@@ -106,41 +127,52 @@ async function main(): Promise<void> {
   const principalCache = createPrincipalCache();
   const keyChanges = await database.database.listen(API_KEY_CHANNEL, principalCache);
   const http = createApp({ db: database.db, temporal, log: silentLog, principalCache }).listen(0, '127.0.0.1');
+  const floor = floorApp(directClient, 'martin').listen(0, '127.0.0.1');
   try {
     const contract = await readContractFile('examples/contract.yaml');
     await loadContract(database.db, contract);
     const key = (await issueExampleKeys(database.db, contract)).find((k) => k.userId === 'u-hr-lea')!.key;
-    await new Promise<void>((resolve) => (http.listening ? resolve() : http.once('listening', () => resolve())));
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    for (const server of [http, floor]) await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+    const apiUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/contracts/${CONTRACT}/processes`;
+    const floorUrl = `http://127.0.0.1:${(floor.address() as AddressInfo).port}/start`;
     const clientParty = contract.parties.find((p) => p.kind === 'client')!.id;
 
-    // Warm-up on both paths (JIT, connection pools, the dev server's caches).
+    // Warm-up on every path (JIT, connection pools, the dev server's caches).
     await directStarts(directClient, clientParty, 2, 'warm-direct');
-    await apiStarts(url, key, 2, 'warm-api');
+    await httpStarts(floorUrl, key, 2, 'warm-floor');
+    await httpStarts(apiUrl, key, 2, 'warm-api');
     const slice = Math.max(1, Math.round(SECONDS / ROUNDS));
-    const direct: { perSecond: number; p99: number; count: number }[] = [];
-    const api: { perSecond: number; p99: number; count: number; errors: number }[] = [];
+    const runs: Record<'direct' | 'floor' | 'api', { perSecond: number; p99: number; count: number; errors?: number }[]> = { direct: [], floor: [], api: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      const sides = round % 2 === 0 ? (['direct', 'api'] as const) : (['api', 'direct'] as const);
+      const sides = round % 2 === 0 ? (['direct', 'floor', 'api'] as const) : (['api', 'floor', 'direct'] as const);
       for (const side of sides) {
         log(`round ${round + 1}/${ROUNDS}: ${side} starts for ${slice} s at concurrency ${CONNECTIONS}…`);
-        if (side === 'direct') direct.push(await directStarts(directClient, clientParty, slice, `direct-${round}`));
-        else api.push(await apiStarts(url, key, slice, `api-${round}`));
+        if (side === 'direct') runs.direct.push(await directStarts(directClient, clientParty, slice, `direct-${round}`));
+        else runs[side].push(await httpStarts(side === 'api' ? apiUrl : floorUrl, key, slice, `${side}-${round}`));
       }
     }
     // Each side's rate over all its rounds (equal slices, so the mean of the rates).
-    const rate = (runs: { perSecond: number }[]) => runs.reduce((sum, r) => sum + r.perSecond, 0) / runs.length;
-    const d = { perSecond: rate(direct), p99: Math.max(...direct.map((r) => r.p99)), count: direct.reduce((n, r) => n + r.count, 0) };
-    const a = { perSecond: rate(api), p99: Math.max(...api.map((r) => r.p99)), count: api.reduce((n, r) => n + r.count, 0), errors: api.reduce((n, r) => n + r.errors, 0) };
+    const total = (side: keyof typeof runs) => ({
+      perSecond: runs[side].reduce((sum, r) => sum + r.perSecond, 0) / runs[side].length,
+      p99: Math.max(...runs[side].map((r) => r.p99)),
+      count: runs[side].reduce((n, r) => n + r.count, 0),
+      errors: runs[side].reduce((n, r) => n + (r.errors ?? 0), 0),
+    });
+    const [d, f, a] = [total('direct'), total('floor'), total('api')];
     const ratio = a.perSecond / d.perSecond;
+    const line = (label: string, t: typeof d, what: string) => `${label.padEnd(36)} ${t.perSecond.toFixed(1).padStart(7)} starts/s   p99 ${t.p99.toFixed(1).padStart(6)} ms   (${t.count} ${what}${t.errors ? `, ${t.errors} errors` : ''})`;
     console.log(`\nStarting ${TYPE} processes, ${ROUNDS} rounds of ${slice} s per side, concurrency ${CONNECTIONS}, one dev server, no worker`);
-    console.log(`direct (Temporal client)   ${d.perSecond.toFixed(1).padStart(7)} starts/s   p99 ${d.p99.toFixed(1).padStart(6)} ms   (${d.count} starts)`);
-    console.log(`API (POST …/processes)      ${a.perSecond.toFixed(1).padStart(7)} starts/s   p99 ${a.p99.toFixed(1).padStart(6)} ms   (${a.count} created, ${a.errors} errors)`);
-    console.log(`ratio by round: ${direct.map((r, i) => (api[i]!.perSecond / r.perSecond).toFixed(2)).join(' ')}`);
+    console.log(line('direct (Temporal client)', d, 'starts'));
+    console.log(line('HTTP floor (bare express 5 + start)', f, 'starts'));
+    console.log(line('API (POST …/processes)', a, 'created'));
+    console.log(`ratio API/direct by round: ${runs.direct.map((r, i) => (runs.api[i]!.perSecond / r.perSecond).toFixed(2)).join(' ')}`);
+    console.log(`floor/direct: ${(f.perSecond / d.perSecond).toFixed(2)}   API/floor: ${(a.perSecond / f.perSecond).toFixed(2)}   (what HTTP alone costs, and what Mandate adds to it)`);
     console.log(`ratio API/direct: ${ratio.toFixed(2)}   target ≥ ${TARGET}: ${ratio >= TARGET ? 'ok' : 'UNDER TARGET'}`);
   } finally {
-    http.close();
-    http.closeAllConnections();
+    for (const server of [http, floor]) {
+      server.close();
+      server.closeAllConnections();
+    }
     await keyChanges.stop();
     await connection.close();
     await temporal.close();
