@@ -24,7 +24,11 @@ describe('agents that fail', () => {
     const { processId, result } = await world.startProcess([{ key: 't.hang', params: { label: 'h', hangOnce: marker } }]);
     const key = `${processId}:t.hang`;
     await waitFor('the action to start and hang', async () => (await readEffects(world.effectsFile(PROVIDER))).runs[key] === 1 && existsSync(marker));
-    const job = await world.database.db.selectFrom('agent_jobs').selectAll().where('process_id', '=', processId).executeTakeFirstOrThrow();
+    // The agent may take the job before the engine's waiting activity attaches to it (attempt 1).
+    const job = await waitFor('the engine to wait on the running job', async () => {
+      const row = await world.database.db.selectFrom('agent_jobs').selectAll().where('process_id', '=', processId).executeTakeFirst();
+      return row?.attempt === 1 ? row : undefined;
+    });
     expect(job).toMatchObject({ status: 'running', agent_id: 'ag-acme', attempt: 1 });
 
     await first.stop(0); // killed: no result, no more heartbeats
