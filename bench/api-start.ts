@@ -2,7 +2,8 @@
 // against starting the same workflows directly with the Temporal client, same concurrency,
 // same dev server, same run.
 //
-//   npm run bench:api-start   (env: BENCH_SECONDS=15 per side, BENCH_ROUNDS=3, BENCH_CONNECTIONS=10)
+//   npm run bench:api-start   (env: BENCH_SECONDS=15 per side, BENCH_ROUNDS=3, BENCH_CONNECTIONS=10,
+//                              BENCH_TEMPORAL_DB=memory|file)
 //
 // The sides alternate in rounds (direct, API, API, direct, …) so that a shared machine's drift
 // during the run weighs on both alike; the ratio is of the totals, and each round's is printed.
@@ -13,6 +14,9 @@
 // starts are measured. Target: API throughput ≥ 0.8 of the direct one. Printed, not asserted.
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import express from 'express';
@@ -34,6 +38,8 @@ import { silentLog } from '../test/support/harness';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TEMPORAL_DB = process.env.BENCH_TEMPORAL_DB ?? 'memory';
+if (TEMPORAL_DB !== 'memory' && TEMPORAL_DB !== 'file') throw new Error('BENCH_TEMPORAL_DB is memory or file');
 const TARGET = 0.8;
 const CONTRACT = 'ctr-martin-2027';
 const TYPE = 'employee-onboarding';
@@ -118,7 +124,11 @@ async function httpStarts(target: string, key: string, seconds: number, prefix: 
 
 async function main(): Promise<void> {
   const [cliPath, database] = await Promise.all([findOrBuildTemporalCli({ log }), createTestDatabase()]);
-  const server = await startDevServer({ cliPath, uiPort: false, searchAttributes: SEARCH_ATTRIBUTES, log });
+  // In memory by default (the cheapest Temporal, so the harshest baseline); `file` persists it
+  // in SQLite as `npm start` does.
+  const scratch = await mkdtemp(path.join(tmpdir(), 'mandate-bench-'));
+  const dbFile = TEMPORAL_DB === 'file' ? path.join(scratch, 'temporal.db') : undefined;
+  const server = await startDevServer({ cliPath, uiPort: false, searchAttributes: SEARCH_ATTRIBUTES, log, ...(dbFile ? { dbFile } : {}) });
   const codec = new EncryptionCodec(parseCodecKeys(newCodecKeySpec('bench')));
   const temporal = await connectTemporal({ address: server.address, namespace: 'default', taskQueue, codec });
   const connection = await Connection.connect({ address: server.address });
@@ -165,7 +175,7 @@ async function main(): Promise<void> {
     const [d, f, a] = [total('direct'), total('floor'), total('api')];
     const ratio = a.perSecond / d.perSecond;
     const line = (label: string, t: typeof d, what: string) => `${label.padEnd(36)} ${t.perSecond.toFixed(1).padStart(7)} starts/s   p99 ${t.p99.toFixed(1).padStart(6)} ms   (${t.count} ${what}${t.errors ? `, ${t.errors} errors` : ''})`;
-    console.log(`\nStarting ${TYPE} processes, ${ROUNDS} rounds of ${slice} s per side, concurrency ${CONNECTIONS}, one dev server, no worker`);
+    console.log(`\nStarting ${TYPE} processes, ${ROUNDS} rounds of ${slice} s per side, concurrency ${CONNECTIONS}, one dev server (${TEMPORAL_DB}), no worker`);
     console.log(line('direct (Temporal client)', d, 'starts'));
     console.log(line('HTTP floor (bare express 5 + start)', f, 'starts'));
     console.log(line('API (POST …/processes)', a, 'created'));
@@ -182,6 +192,7 @@ async function main(): Promise<void> {
     await temporal.close();
     await database.drop();
     await server.stop();
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 
