@@ -6,7 +6,7 @@
 // engine configuration, whose targets are trusted and not checked here.
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 const internal = new BlockList();
 for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) internal.addSubnet(net, bits, 'ipv4');
@@ -52,11 +52,11 @@ export type Resolve = (hostname: string, options: LookupAllOptions, callback: (e
  * any is internal (a name with one public and one private address is refused: the socket
  * could pick either).
  */
-export function publicOnlyLookup(resolve: Resolve = dnsLookup): LookupFunction {
+export function publicOnlyLookup(resolve: Resolve = dnsLookup, internal: (address: string) => boolean = isInternalAddress): LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
-      const inside = addresses.find((a) => isInternalAddress(a.address));
+      const inside = addresses.find((a) => internal(a.address));
       if (inside) return callback(new InternalAddressError(hostname, inside.address), '', 0);
       if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
       // With `all` (Node's happy-eyeballs connect asks for it) the list, else the first address.
@@ -66,12 +66,27 @@ export function publicOnlyLookup(resolve: Resolve = dnsLookup): LookupFunction {
   };
 }
 
-/** A fetch that posts to public addresses only (literal hosts checked here, names on connect). */
-export function publicOnlyFetch(options: { resolve?: Resolve } = {}): typeof fetch {
-  const dispatcher = new Agent({ connect: { lookup: publicOnlyLookup(options.resolve) } });
+/**
+ * A fetch that posts to public addresses only: every connection it opens is checked, a literal
+ * address before connecting and a name on the address it resolves to. Redirects are not
+ * followed (a 3xx is a failed delivery): a receiver could otherwise send us anywhere.
+ */
+export function publicOnlyFetch(options: { resolve?: Resolve; internal?: (address: string) => boolean } = {}): typeof fetch {
+  const isInternal = options.internal ?? isInternalAddress;
+  const internal = (address: string) => isIP(address) !== 0 && isInternal(address);
+  const connect = buildConnector({ lookup: publicOnlyLookup(options.resolve, internal) });
+  const dispatcher = new Agent({
+    connect: (opts, callback) => {
+      if (internal(bare(opts.hostname))) {
+        callback(new InternalAddressError(opts.hostname, bare(opts.hostname)), null);
+        return;
+      }
+      connect(opts, callback);
+    },
+  });
   return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (isInternalAddress(url.hostname)) throw new InternalAddressError(url.hostname, bare(url.hostname));
-    return undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Response;
+    if (internal(bare(url.hostname))) throw new InternalAddressError(url.hostname, bare(url.hostname));
+    return undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), redirect: 'manual', dispatcher }) as unknown as Response;
   }) as typeof fetch;
 }

@@ -204,6 +204,40 @@ describe('webhook addresses at send time', () => {
     expect(received.map((r) => r.path)).toEqual(['/config']);
   });
 
+  it('when a receiver redirects, then the redirect is not followed: the delivery fails with the 3xx', async () => {
+    // 127.0.0.1 plays a public receiver here; 127.0.0.2, where it redirects, an internal host.
+    const inside = createServer((_req, res) => {
+      received.push({ path: '/inside', headers: {}, body: '' });
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => inside.listen(0, '127.0.0.2', resolve));
+    failing.set('/redirect', 307);
+    const redirecting = createServer((req, res) => {
+      received.push({ path: req.url ?? '', headers: req.headers, body: '' });
+      res.writeHead(307, { location: `http://127.0.0.2:${(inside.address() as AddressInfo).port}/secret` }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      await t.db.updateTable('webhook_subscriptions').set({ disabled_at: new Date() }).where('party_id', '=', 'initech').execute();
+      const secret = box.seal('whsec_redirect', 'webhook:wh-redirect');
+      const port = (redirecting.address() as AddressInfo).port;
+      await createWebhookSubscription(t.db, { id: 'wh-redirect', partyId: 'initech', url: `http://hooks.initech.example:${port}/redirect`, events: ['*'], sealedSecret: secret });
+      await enqueueOutbox(t.db, [{ effectKey: 'addr:4', partyId: 'initech', event: 'step.completed', payload: {} }]);
+      const d = createOutboxDispatcher({
+        db: t.db,
+        log: quiet,
+        endpointsFor: subscriptionEndpoints({ db: t.db, secretBox: box }),
+        publicFetch: publicOnlyFetch({ resolve: fakeDns({ 'hooks.initech.example': ['127.0.0.1'] }), internal: (address) => address !== '127.0.0.1' }),
+      });
+      expect(await d.dispatchOnce(soon())).toMatchObject({ failed: 1 });
+      expect(received.map((r) => r.path)).toEqual(['/redirect']);
+      expect((await getOutboxEntry(t.db, 'addr:4'))?.last_error).toBe('HTTP 307');
+    } finally {
+      await new Promise<void>((resolve) => redirecting.close(() => resolve()));
+      await new Promise<void>((resolve) => inside.close(() => resolve()));
+    }
+  });
+
   it('when a name has a public and an internal address, then the lookup refuses it; public addresses alone pass', async () => {
     const lookup = publicOnlyLookup(fakeDns({ mixed: ['93.184.215.14', '10.1.2.3'], public: ['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'], metadata: ['169.254.169.254'], mapped: ['::ffff:127.0.0.1'] }));
     const ask = (name: string, all: boolean) =>
