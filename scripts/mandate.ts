@@ -20,6 +20,7 @@ import { workerTelemetry } from '../worker/metrics';
 import { createApp } from '../api/app';
 import { createPrincipalCache } from '../api/principal-cache';
 import { API_KEY_CHANNEL } from '../db/notifications';
+import { findProviderParty } from '../db/parties';
 import { createLogger } from '../api/observability';
 import { reconcileCompletingTasks } from '../api/services/tasks';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -209,6 +210,11 @@ async function loadExampleOnce(database: Database, file: string, dataDir: string
   const existing = await listContractsForParty(database.db, contract.parties.find((p) => p.kind === 'provider')?.id ?? '');
   if (existing.some((c) => c.id === contract.id)) {
     return existsSync(keysFile) ? (JSON.parse(await readFile(keysFile, 'utf8')) as ExampleKey[]) : [];
+  }
+  const provider = await findProviderParty(database.db);
+  const named = contract.parties.find((p) => p.kind === 'provider')?.id;
+  if (provider && provider.id !== named) {
+    throw new Error(`this deployment's provider is ${provider.id}, the example contract's is ${named}: set MANDATE_LOAD_EXAMPLES=false, or use another data dir`);
   }
   await loadContract(database.db, contract);
   const runbooks = await registerExampleRunbooks(database.db, path.join(path.dirname(file), 'runbooks'), contract);

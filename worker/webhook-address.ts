@@ -10,7 +10,8 @@ import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 const internal = new BlockList();
 for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) internal.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['64:ff9b::', 96]] as const) internal.addSubnet(net, bits, 'ipv6');
+// IPv4-compatible (::/96), unique local, link-local and site-local; NAT64 and 6to4 can reach any IPv4.
+for (const [net, bits] of [['::', 96], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2002::', 16]] as const) internal.addSubnet(net, bits, 'ipv6');
 
 function bare(hostname: string): string {
   return hostname.replace(/^\[|\]$/g, '').toLowerCase();

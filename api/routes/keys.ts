@@ -76,6 +76,8 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       await administeredParty(db, principal, params.partyId);
       if (!(await getApiKey(db, params.partyId, params.keyId))) throw notFound(`key ${params.keyId}`);
       await revokeApiKey(db, params.keyId, { partyId: params.partyId });
+      // This node forgets it now; the others when the database's notification reaches them.
+      deps.principalCache?.onNotify(params.keyId);
       res.status(204).end();
     },
   );

@@ -17,8 +17,13 @@ const statements = [
     PERFORM pg_notify('mandate_api_keys', '*');
     RETURN NULL;
   END $$`,
-  sql`CREATE TRIGGER parties_kind_changed AFTER UPDATE OF kind OR DELETE ON parties
-    FOR EACH ROW EXECUTE FUNCTION mandate_party_kind_changed()`,
+  // Only a real change: every contract written upserts its parties with their kind.
+  sql`CREATE TRIGGER parties_kind_changed AFTER UPDATE OF kind ON parties
+    FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind) EXECUTE FUNCTION mandate_party_kind_changed()`,
+  sql`CREATE TRIGGER parties_deleted AFTER DELETE ON parties FOR EACH ROW EXECUTE FUNCTION mandate_party_kind_changed()`,
+  // Row triggers do not see TRUNCATE.
+  sql`CREATE TRIGGER api_keys_truncated AFTER TRUNCATE ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION mandate_party_kind_changed()`,
+  sql`CREATE TRIGGER parties_truncated AFTER TRUNCATE ON parties FOR EACH STATEMENT EXECUTE FUNCTION mandate_party_kind_changed()`,
 ];
 
 export async function up(db: Kysely<unknown>): Promise<void> {

@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../../db/api-keys';
+import { upsertUser } from '../../db/parties';
 import { waitFor } from '../support/harness';
 import { startApiWorld, onboarding, openTaskOf, enc, type ApiWorld, type Json } from './support';
 
@@ -113,6 +114,14 @@ describe('a key revoked behind this node', () => {
   };
   const listening = async () =>
     (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query = 'LISTEN mandate_api_keys'`.execute(db())).rows[0]!.n;
+
+  it('when an admin revokes the key through this node, then the very next request with it is 401', async () => {
+    await upsertUser(db(), { id: 'u-martin-admin', partyId: 'martin', roles: ['admin'] });
+    world.keys.set('client-admin', (await issueApiKey(db(), { partyId: 'martin', userId: 'u-martin-admin', roles: ['admin'] })).key);
+    const issued = await freshKey();
+    expect((await world.call('client-admin', 'DELETE', `/v1/parties/martin/keys/${issued.id}`)).status).toBe(204);
+    expect((await world.call('fresh', 'GET', '/v1/contracts/ctr-martin-2027')).status).toBe(401);
+  });
 
   it('when the key is revoked in the database, then the next requests are 401 within moments', async () => {
     const issued = await freshKey();

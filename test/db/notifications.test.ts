@@ -2,12 +2,13 @@
 // heard by a listener that says when it is live and comes back after losing its connection.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey } from '../../db/api-keys';
 import { openDatabase, type Database } from '../../db/connection';
-import { API_KEY_CHANNEL, type ChangeListener } from '../../db/notifications';
+import { API_KEY_CHANNEL, listenPostgres, type ChangeListener } from '../../db/notifications';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { waitFor } from '../support/harness';
 import { seedParties } from './seed';
@@ -30,8 +31,9 @@ async function announcesKeyChanges(database: Database) {
     await waitFor('the revocation to be heard', async () => r.heard.includes(key.id));
     await sql`update parties set name = 'Globex Corp' where id = 'globex'`.execute(database.db);
     await sql`update parties set kind = 'client' where id = 'globex'`.execute(database.db);
+    await sql`update parties set kind = 'third-party', contracted_by = 'acme-it' where id = 'globex'`.execute(database.db);
     await waitFor('the party change to be heard', async () => r.heard.includes('*'));
-    // Issuing and touching announce nothing; renaming a party neither; its kind (even unchanged) does.
+    // Issuing and touching announce nothing; renaming a party or rewriting its kind unchanged neither.
     expect(r.heard).toEqual([key.id, '*']);
   } finally {
     await listener.stop();
@@ -65,6 +67,53 @@ describe('key change notifications on PostgreSQL', () => {
       await waitFor('the revocation to be heard after the reconnection', async () => r.heard.includes(key.id));
     } finally {
       await listener.stop();
+    }
+  });
+});
+
+describe('a listener whose connection goes silent', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('when the connection stays open but delivers nothing, then its own ping is missed, it says so and reconnects', async () => {
+    // A TCP proxy to PostgreSQL that can go silent (a half-open socket, a pooler dropping NOTIFY).
+    const target = new URL(t.url);
+    const sockets: Socket[] = [];
+    let silent = false;
+    const proxy = createNetServer((client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      sockets.push(client, upstream);
+      client.on('data', (d) => silent || upstream.write(d));
+      upstream.on('data', (d) => silent || client.write(d));
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const viaProxy = new URL(t.url);
+    viaProxy.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const r = recorder();
+    const listener = listenPostgres(viaProxy.toString(), API_KEY_CHANNEL, r, undefined, { retryMs: 100, pingMs: 200 });
+    try {
+      await waitFor('the listener to be live', async () => r.live.at(-1) === true);
+      await new Promise((resolve) => setTimeout(resolve, 700)); // Pings come back while the line works.
+      expect(r.live).toEqual([true]);
+      silent = true;
+      await waitFor('the silence to be noticed', async () => r.live.includes(false), 5000);
+      for (const s of sockets.splice(0)) s.destroy();
+      silent = false;
+      await waitFor('the listener to be live again', async () => r.live.at(-1) === true, 5000);
+      expect(r.heard).toEqual([]); // Pings are never passed on as key changes.
+    } finally {
+      await listener.stop();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
     }
   });
 });
