@@ -1,6 +1,7 @@
 // Contracts and their immutable versions: an amendment is a new version, never an edit.
 import { sql, type Kysely } from 'kysely';
 import { jsonb } from './json';
+import { writeContractParties, type ContractPartiesView } from './parties';
 import { inTransaction } from './transaction';
 import type { ContractRow, ContractStatus, ContractVersionRow, Schema } from './schema';
 
@@ -112,6 +113,27 @@ function withPartyIds(db: Kysely<Schema>) {
         'party_ids',
       ),
     );
+}
+
+/**
+ * What a contract document writes: its parties, users and agents, then the contract at
+ * version 1 (a draft). Run it in a transaction to have both or neither.
+ */
+export async function createContractFromDocument(
+  db: Kysely<Schema>,
+  document: ContractPartiesView & { id: string; currency: string },
+  roles: { providerId: string; clientId: string; createdBy?: string },
+): Promise<{ contract: ContractWithParties; created: boolean }> {
+  await writeContractParties(db, document);
+  return createContract(db, {
+    id: document.id,
+    providerId: roles.providerId,
+    clientId: roles.clientId,
+    partyIds: document.parties.map((p) => p.id),
+    currency: document.currency,
+    document,
+    ...(roles.createdBy !== undefined ? { createdBy: roles.createdBy } : {}),
+  });
 }
 
 export function getContract(db: Kysely<Schema>, id: string): Promise<ContractWithParties | undefined> {

@@ -6,8 +6,7 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import type { Schema } from '../db/schema';
-import { createContract, setContractStatus } from '../db/contracts';
-import { writeContractParties } from '../db/parties';
+import { createContractFromDocument, setContractStatus } from '../db/contracts';
 import { issueApiKey } from '../db/api-keys';
 import { parseContract, type Contract } from '../domain/contract';
 import { SERVICES } from '../domain/catalogue';
@@ -32,18 +31,10 @@ export async function readContractFile(file: string): Promise<Contract> {
 
 /** Writes parties, users and agents, then the contract (active). Idempotent by ids. */
 export async function loadContract(db: Kysely<Schema>, contract: Contract): Promise<{ created: boolean }> {
-  await writeContractParties(db, contract);
   const provider = contract.parties.find((p) => p.kind === 'provider');
   const client = contract.parties.find((p) => p.kind === 'client');
   if (!provider || !client) throw new Error(`contract ${contract.id} needs a provider and a client`);
-  const { created } = await createContract(db, {
-    id: contract.id,
-    providerId: provider.id,
-    clientId: client.id,
-    partyIds: contract.parties.map((p) => p.id),
-    currency: contract.currency,
-    document: contract,
-  });
+  const { created } = await createContractFromDocument(db, contract, { providerId: provider.id, clientId: client.id });
   if (created) await setContractStatus(db, contract.id, 'active');
   return { created };
 }

@@ -4,7 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Principal } from '../../db/api-keys';
-import { addContractVersion, createContract, getContract, getContractVersion, setContractStatus, type ContractWithParties } from '../../db/contracts';
+import { addContractVersion, createContractFromDocument, getContract, getContractVersion, setContractStatus, type ContractWithParties } from '../../db/contracts';
 import { writeContractParties } from '../../db/parties';
 import type { ContractRow, ContractStatus, ContractVersionRow, Schema } from '../../db/schema';
 import { inTransaction } from '../../db/transaction';
@@ -114,18 +114,9 @@ export async function createDraft(deps: ContractDeps, principal: Principal, docu
   }
   if (await getContract(deps.db, contract.id)) throw conflict(`contract ${contract.id} exists already: amend it with a new version`, { contractId: contract.id });
   await checkExistingParties(deps.db, contract);
-  const { contract: row, created } = await inTransaction(deps.db, async (trx) => {
-    await writeContractParties(trx, contract);
-    return createContract(trx, {
-      id: contract.id,
-      providerId: provider.id,
-      clientId: client.id,
-      partyIds: contract.parties.map((p) => p.id),
-      currency: contract.currency,
-      document: contract,
-      createdBy: userId,
-    });
-  });
+  const { contract: row, created } = await inTransaction(deps.db, (trx) =>
+    createContractFromDocument(trx, contract, { providerId: provider.id, clientId: client.id, createdBy: userId }),
+  );
   if (!created) throw conflict(`contract ${contract.id} exists already: amend it with a new version`, { contractId: contract.id });
   return row;
 }
