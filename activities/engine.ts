@@ -10,7 +10,8 @@ import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState, registerProcess } from '../db/processes';
-import { attachJobAttempt, offerAgentJobs, withdrawAgentJobs, type AgentJobInput } from '../db/agent-jobs';
+import { attachJobAttempt, offerAgentJobs, reofferAgentJobs, withdrawAgentJobs, type AgentJobInput } from '../db/agent-jobs';
+import { toActivityFailure } from '../db/errors';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { getRunbook } from '../db/runbooks';
 import { sliceContract, type ContractSlice } from '../domain/raci';
@@ -65,6 +66,8 @@ export interface StepRecord {
   slaRecords?: SlaRecordInput[];
   /** Jobs no step waits for any more (hard deadline passed, process ended). */
   withdrawJobs?: string[];
+  /** Jobs offered again: their agent went silent or reported a retryable failure. */
+  reofferJobs?: string[];
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
 }
 
@@ -79,6 +82,13 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
   /** Writes one transition batch; every part is idempotent, so a retried write changes nothing. */
   async function recordStep(record: StepRecord): Promise<void> {
     if (isEmpty(record)) return;
+    // A value the database refuses fails the write for good (DataRejected); an outage is retried.
+    await writeRecord(record).catch((err: unknown) => {
+      throw toActivityFailure(err);
+    });
+  }
+
+  async function writeRecord(record: StepRecord): Promise<void> {
     await db.transaction().execute(async (trx) => {
       if (record.entries.length > 0) await appendJournal(trx, record.processId, record.entries);
       if (record.openTasks?.length) await openTasks(trx, record.openTasks);
@@ -87,6 +97,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       if (record.offerJobs?.length) await offerAgentJobs(trx, record.offerJobs);
       if (record.slaRecords?.length) await recordSla(trx, record.slaRecords);
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
+      if (record.reofferJobs?.length) await reofferAgentJobs(trx, record.reofferJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
     });
   }
@@ -158,7 +169,11 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
         const failure = unknownActionFailure(input.action);
         throw ApplicationFailure.nonRetryable(failure.reason, 'UnknownAction');
       }
-      const result = await runAction(input.action, def, input.params, { idempotencyKey: input.idempotencyKey, log, configDir: actionsDir, signal: Context.current().cancellationSignal });
+      // Heartbeats tell Temporal this worker is alive: a worker killed mid-action is noticed within
+      // the heartbeat timeout and the action retried elsewhere under the same idempotency key.
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      const result = await runAction(input.action, def, input.params, { idempotencyKey: input.idempotencyKey, log, configDir: actionsDir, signal: context.cancellationSignal }).finally(() => clearInterval(beat));
       if (result.ok) return result.output;
       if (result.retryable) throw ApplicationFailure.retryable(result.reason, 'ActionFailed');
       throw ApplicationFailure.nonRetryable(result.reason, 'ActionRejected');
@@ -168,6 +183,9 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
 
 export type EngineActivities = ReturnType<typeof createEngineActivities>;
 
+/** Well inside the workflow's 30 s heartbeat timeout for engine actions (workflows/step.ts). */
+const HEARTBEAT_EVERY_MS = 5_000;
+
 function isEmpty(r: StepRecord): boolean {
-  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.slaRecords?.length && !r.process;
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process;
 }

@@ -48,6 +48,20 @@ export async function withdrawAgentJobs(db: Kysely<Schema>, ids: string[]): Prom
 }
 
 /**
+ * Offers jobs again whose agent went silent or reported a retryable failure: any agent of the
+ * party may take them; a result that arrived meanwhile is kept (the next wait returns it).
+ */
+export async function reofferAgentJobs(db: Kysely<Schema>, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('agent_jobs')
+    .set({ status: 'offered', agent_id: null, picked_at: null, heartbeat_at: null, task_token: null, reason: null })
+    .where('id', 'in', ids)
+    .where((eb) => eb.or([eb('status', '=', 'running'), eb.and([eb('status', '=', 'failed'), eb('retryable', '=', true)])]))
+    .execute();
+}
+
+/**
  * The engine activity waiting for the agent's result records its task token. On a retry
  * after an attempt that had attached (the agent went silent), or after a retryable failure,
  * the job is offered again to any agent of the party; its idempotency key keeps the effect

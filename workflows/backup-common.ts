@@ -41,14 +41,14 @@ export async function raiseIncident(run: ProcessRun, p: { stepKey: string; asset
   try {
     const opened = await incidents.openIncident(input);
     ref = { key: p.key, processId: opened.processId, created: opened.created };
-    run.journal({ stepKey: p.stepKey, event: 'incident.opened', partyId: run.providerId, actor: 'engine:open-incident', data: { asset: p.asset, key: p.key, priority: 'P2', title: p.title, incident: opened.processId, created: opened.created } });
+    run.note({ stepKey: p.stepKey, event: 'incident.opened', partyId: run.providerId, actor: 'engine:open-incident', data: { asset: p.asset, key: p.key, priority: 'P2', title: p.title, incident: opened.processId, created: opened.created } });
   } catch (err) {
     if (wf.isCancellation(err)) throw err;
     const error = err instanceof wf.ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
     ref = { key: p.key, error };
-    run.journal({ stepKey: p.stepKey, event: 'incident.not-opened', partyId: run.providerId, data: { asset: p.asset, key: p.key, title: p.title, reason: error } });
+    run.note({ stepKey: p.stepKey, event: 'incident.not-opened', partyId: run.providerId, data: { asset: p.asset, key: p.key, title: p.title, reason: error } });
   }
-  await run.record();
+  await run.attest();
   return ref;
 }
 
@@ -59,7 +59,7 @@ export async function raiseIncident(run: ProcessRun, p: { stepKey: string; asset
 export function watchAgent(run: ProcessRun, until: () => boolean): () => string | undefined {
   let seen: string | undefined;
   void wf.condition(() => {
-    for (const job of run.jobs.values()) if (job.agentId !== undefined) seen = job.agentId;
+    for (const agentId of run.jobs.agents()) seen = agentId;
     return until();
   });
   return () => seen;

@@ -44,12 +44,12 @@ export async function backupRun(start: ProcessStart): Promise<BackupResult> {
     const startedAt = nowMs();
     const day = runDay({ day: input.day, businessKey: start.businessKey, scheduledAt: scheduledAt(), startedAt, timezone });
     const watchdogAt = input.watchdogAt === undefined ? undefined : Date.parse(input.watchdogAt);
-    run.journal({ event: 'backup.planned', partyId: run.providerId, data: { day, timezone, assets: plan.items, ...(input.watchdogAt ? { watchdogAt: input.watchdogAt } : {}) } });
+    run.note({ event: 'backup.planned', partyId: run.providerId, data: { day, timezone, assets: plan.items, ...(input.watchdogAt ? { watchdogAt: input.watchdogAt } : {}) } });
     // Each host's agent backs up its own assets; the assets run side by side.
     const assets = await Promise.all(
       plan.items.map((item) => backupAsset(run, item, { day, dueAt: watchdogAt ?? backupDueAt({ day, expectedBy: item.expectedBy, timezone, notBefore: startedAt }) })),
     );
-    run.journal({ event: 'backup.summary', partyId: run.providerId, data: { day, assets: assets.map((a) => ({ asset: a.asset, status: a.status, late: a.late, backupId: a.backupId ?? null })) } });
+    run.note({ event: 'backup.summary', partyId: run.providerId, data: { day, assets: assets.map((a) => ({ asset: a.asset, status: a.status, late: a.late, backupId: a.backupId ?? null })) } });
     return { day, assets };
   });
 }
@@ -77,7 +77,7 @@ async function backupAsset(run: ProcessRun, item: BackupItem, ctx: { day: string
   const watchdog = (async () => {
     if (await wf.condition(() => backedUp, Math.max(1, ctx.dueAt - nowMs()))) return;
     result.late = true;
-    run.journal({ stepKey: 'backup.run', event: 'backup.late', partyId: party, data: { asset, day: ctx.day, expectedBy: item.expectedBy, dueAt } });
+    run.note({ stepKey: 'backup.run', event: 'backup.late', partyId: party, data: { asset, day: ctx.day, expectedBy: item.expectedBy, dueAt } });
     await raise(`Backup of ${asset} not done by ${item.expectedBy}`, `The backup of ${asset} for ${ctx.day} was not done by ${dueAt} (expected by ${item.expectedBy}, backup policy).`);
   })();
   const ran = await runStep(run, 'backup.run', { asset, title: `Back up ${asset} (${ctx.day})`, details: { asset, day: ctx.day, retention: item.retention }, params: { asset } });
@@ -87,7 +87,7 @@ async function backupAsset(run: ProcessRun, item: BackupItem, ctx: { day: string
   const report = ran.outcome === 'done' ? backupReportOf(ran.output) : undefined;
   if (!report) {
     result.reason = ran.outcome === 'done' ? 'the agent\'s output is not a backup report {backupId, location, checksum, sizeBytes}' : `backup ${ran.outcome}: ${ran.reason ?? ''}`;
-    run.journal({ stepKey: 'backup.run', event: 'backup.failed', partyId: party, data: { asset, day: ctx.day, reason: result.reason } });
+    run.note({ stepKey: 'backup.run', event: 'backup.failed', partyId: party, data: { asset, day: ctx.day, reason: result.reason } });
     await raise(`Backup of ${asset} failed`, `The backup of ${asset} for ${ctx.day} failed: ${result.reason}`);
     return result;
   }
@@ -107,20 +107,20 @@ async function backupAsset(run: ProcessRun, item: BackupItem, ctx: { day: string
   if (!verdict) {
     result.status = 'verify-failed';
     result.reason = verify.outcome === 'done' ? 'the verification answered no verdict' : `verification ${verify.outcome}: ${verify.reason ?? ''}`;
-    run.journal({ stepKey: 'backup.verify', event: 'backup.verify-failed', partyId: run.providerId, data: { asset, day: ctx.day, backupId: report.backupId, reason: result.reason } });
+    run.note({ stepKey: 'backup.verify', event: 'backup.verify-failed', partyId: run.providerId, data: { asset, day: ctx.day, backupId: report.backupId, reason: result.reason } });
     await raise(`Backup of ${asset} could not be verified`, `The backup ${report.backupId} of ${asset} for ${ctx.day} could not be verified: ${result.reason}`);
     return result;
   }
   if (!verdict.match) {
     result.status = 'mismatch';
     result.reason = verdict.reason ?? 'the storage side\'s checksum differs from the agent\'s';
-    run.journal({ stepKey: 'backup.verify', event: 'backup.checksum-mismatch', partyId: run.providerId, data: { asset, day: ctx.day, backupId: report.backupId, location: report.location, expected: report.checksum, actual: verdict.actual ?? null, reason: result.reason } });
+    run.note({ stepKey: 'backup.verify', event: 'backup.checksum-mismatch', partyId: run.providerId, data: { asset, day: ctx.day, backupId: report.backupId, location: report.location, expected: report.checksum, actual: verdict.actual ?? null, reason: result.reason } });
     await raise(`Backup of ${asset}: checksum mismatch`, `The backup ${report.backupId} of ${asset} for ${ctx.day} does not match its checksum in storage: ${result.reason}`);
     return result;
   }
   result.status = 'verified';
   // What a restore test later picks (activities/backups.ts reads these entries).
-  run.journal({
+  run.note({
     stepKey: 'backup.verify',
     event: 'backup.verified',
     partyId: run.providerId,

@@ -1,6 +1,7 @@
 // Every signal, query and update of Mandate's processes, declared once and imported by
 // both the workflows and the API, so names and payload types cannot drift apart.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ProcessCarry } from './kernel/run';
 
 /** What every process starts with (DESIGN.md "Contract → process"). */
 export interface ProcessStart<I = unknown> {
@@ -13,6 +14,8 @@ export interface ProcessStart<I = unknown> {
   input: I;
   /** Set by the contract's Temporal Schedule (domain/schedules.ts scheduledStartOf). */
   schedule?: { id: string; name: string; timezone: string; keyBy: 'period' | 'day' | 'time' };
+  /** Set only by the kernel when a run continues as new: where the previous run stood. */
+  resume?: ProcessCarry;
 }
 
 /** Sent by the API on behalf of a user, after it claimed the task row. */

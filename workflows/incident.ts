@@ -13,6 +13,7 @@ import type { ContractSlice } from '../domain/raci';
 import type { SlaRecordInput } from '../activities/engine';
 import { incidentAlertSignal, incidentStateQuery, type IncidentState, type ProcessStart } from './definitions';
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
+import type { JournalEntry } from './kernel/journal';
 import { runStep } from './step';
 
 export interface IncidentResult {
@@ -43,8 +44,8 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     wf.setHandler(incidentAlertSignal, async (alert) => {
       state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
       const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
-      run.journal({ event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } });
-      if (!opening) await run.record();
+      run.note({ event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } });
+      if (!opening) await run.attest();
     });
 
     // Unknown assets stay in the details: routing by asset needs one of the contract's scope.
@@ -56,15 +57,16 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     let priority: Priority = triaged?.success ? triaged.data.priority : (input.priority ?? DEFAULT_PRIORITY);
     state.priority = priority;
     state.triaged = true;
-    if (!triaged?.success) run.journal({ stepKey: 'incident.triage', event: 'incident.priority-defaulted', data: { priority, outcome: triage.outcome } });
+    if (!triaged?.success) run.note({ stepKey: 'incident.triage', event: 'incident.priority-defaulted', data: { priority, outcome: triage.outcome } });
 
     const targets = supportTargets(run.slice, priority);
     if (targets) {
       // Response: open → triage done, judged against the priority triage set.
-      run.defer({ slaRecords: [responseRecord(run, targets, priority, openedAt, nowMs())] });
+      const response = responseRecord(run, targets, priority, openedAt, nowMs());
+      run.note(response.entry, { slaRecords: [response.record] });
       run.startClock({ name: 'resolution', clause: `${targets.clause}/resolution`, target: targets.resolution, calendar: targets.calendar, priority, startedAt: openedAt });
     } else {
-      run.journal({ event: 'sla.not-applicable', data: { priority, reason: `the contract has no slas.support.${priority}` } });
+      run.note({ event: 'sla.not-applicable', data: { priority, reason: `the contract has no slas.support.${priority}` } });
     }
 
     let clientAnswer: string | undefined;
@@ -85,13 +87,13 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
         state.waitingOn = undefined;
         const answer = info.outcome === 'done' ? ClientInfo.safeParse(info.output) : undefined;
         clientAnswer = answer?.success ? answer.data.answer : undefined;
-        if (!answer?.success) run.journal({ stepKey: 'incident.client-info', event: 'incident.client-info-unanswered', data: { question: proposal.question, outcome: info.outcome } });
+        if (!answer?.success) run.note({ stepKey: 'incident.client-info', event: 'incident.client-info-unanswered', data: { question: proposal.question, outcome: info.outcome } });
         continue;
       }
 
       if (proposal.priority !== undefined && proposal.priority !== priority) {
         // The clock keeps the target it started with (ProcessRun has no retargeting yet).
-        run.journal({ stepKey: 'incident.resolve', event: 'incident.reclassified', actor: resolved.completedBy && `user:${resolved.completedBy}`, data: { from: priority, to: proposal.priority, reason: proposal.reason } });
+        run.note({ stepKey: 'incident.resolve', event: 'incident.reclassified', actor: resolved.completedBy && `user:${resolved.completedBy}`, data: { from: priority, to: proposal.priority, reason: proposal.reason } });
         priority = proposal.priority;
         state.priority = priority;
       }
@@ -100,20 +102,20 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
       const confirmation = await runStep(run, 'incident.confirm', { title: `Confirm the resolution: ${input.title}`, asset, details: { ...about, priority, resolution: proposal.resolution }, completion: Confirm });
       state.waitingOn = undefined;
       if (confirmation.outcome === 'expired') {
-        run.journal({ stepKey: 'incident.confirm', event: 'incident.auto-closed', data: { reason: 'no confirmation by the hard deadline of incident.confirm' } });
+        run.note({ stepKey: 'incident.confirm', event: 'incident.auto-closed', data: { reason: 'no confirmation by the hard deadline of incident.confirm' } });
         await run.stopClock();
         return { priority, closed: 'auto-closed', resolution: proposal.resolution, reopened: state.reopened, alerts: state.alerts.count };
       }
       const answer = confirmation.outcome === 'done' ? Confirm.safeParse(confirmation.output) : undefined;
       if (answer?.success && answer.data.confirmed) {
-        run.journal({ stepKey: 'incident.confirm', event: 'incident.confirmed', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { resolution: proposal.resolution } });
+        run.note({ stepKey: 'incident.confirm', event: 'incident.confirmed', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { resolution: proposal.resolution } });
         await run.stopClock();
         return { priority, closed: 'confirmed', resolution: proposal.resolution, reopened: state.reopened, alerts: state.alerts.count };
       }
       state.reopened++;
       refusal = answer?.success ? (answer.data.comment ?? 'refused') : `confirmation ${confirmation.outcome}`;
       clientAnswer = undefined;
-      run.journal({ stepKey: 'incident.confirm', event: 'incident.reopened', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { reason: refusal, reopened: state.reopened, at: nowIso() } });
+      run.note({ stepKey: 'incident.confirm', event: 'incident.reopened', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { reason: refusal, reopened: state.reopened, at: nowIso() } });
     }
   });
 }
@@ -135,13 +137,13 @@ function supportTargets(slice: ContractSlice, priority: Priority): SupportTarget
 }
 
 /** Triage is the provider's own work (never paused), so the response time is counted at once. */
-function responseRecord(run: ProcessRun, targets: SupportTargets, priority: Priority, openedAt: number, at: number): SlaRecordInput {
+function responseRecord(run: ProcessRun, targets: SupportTargets, priority: Priority, openedAt: number, at: number): { entry: JournalEntry; record: SlaRecordInput } {
   const clock = startClock({ name: 'response', clause: `${targets.clause}/response`, target: targets.response, calendar: calendarNamed(run.slice, targets.calendar), at: openedAt });
   const stopped = stopClock(clock, at);
   const breached = isBreached(clock, at);
   const until = run.slice.stabilisationUntil;
-  run.journal({ stepKey: 'incident.triage', event: breached ? 'sla.breached' : 'sla.met', clause: clock.clause, data: { clock: 'response', target: clock.target, elapsedMs: stopped.accumulatedMs } });
-  return {
+  const entry: JournalEntry = { stepKey: 'incident.triage', event: breached ? 'sla.breached' : 'sla.met', clause: clock.clause, data: { clock: 'response', target: clock.target, elapsedMs: stopped.accumulatedMs } };
+  const record: SlaRecordInput = {
     processId: run.processId,
     clock: 'response',
     contractId: run.start.contractId,
@@ -156,6 +158,7 @@ function responseRecord(run: ProcessRun, targets: SupportTargets, priority: Prio
     penaltiesApply: until === undefined || new Date(openedAt).toISOString().slice(0, 10) > until,
     startedAt: new Date(openedAt).toISOString(),
   };
+  return { entry, record };
 }
 
 function clientPartyOf(run: ProcessRun): string | undefined {

@@ -43,7 +43,7 @@ export async function runBatch(run: ProcessRun, batch: number, assets: readonly 
     const snapshot = snapshotIdOf(snap.output);
     // Registered before the patch: a patch that fails half-way is undone too.
     undo.push({ asset, ...(snapshot !== undefined && { snapshot }) });
-    run.journal({ stepKey: 'vm.restore-snapshot', event: 'compensation.registered', data: { asset, snapshot, batch } });
+    run.note({ stepKey: 'vm.restore-snapshot', event: 'compensation.registered', data: { asset, snapshot, batch } });
     const patched = await runStep(run, 'vm.patch', { asset, title: `Patch ${asset} (${patches})`, details: { asset, patches }, params: { asset } });
     if (patched.outcome !== 'done') {
       failure = `patch of ${asset} ${patched.outcome}${patched.reason ? `: ${patched.reason}` : ''}`;
@@ -65,7 +65,7 @@ export async function runBatch(run: ProcessRun, batch: number, assets: readonly 
     return { ok: true, fates: assets.map((asset) => withSnapshot({ asset, fate: 'patched', batch }, snapshots.get(asset))) };
   }
 
-  run.journal({ event: 'batch.failed', data: { batch, assets, failure } });
+  run.note({ event: 'batch.failed', data: { batch, assets, failure } });
   for (const compensation of [...undo].reverse()) fates.set(compensation.asset, await rollBack(run, batch, compensation, failure));
   const notReached = assets.filter((a) => !fates.has(a)).map((asset): ServerFate => ({ asset, fate: 'skipped', batch, reason: `batch ${batch} failed before its patch: ${failure}` }));
   return { ok: false, failure, asset: failedOn, fates: [...assets.flatMap((a) => fates.get(a) ?? []), ...notReached] };
@@ -81,7 +81,7 @@ async function rollBack(run: ProcessRun, batch: number, { asset, snapshot }: Com
     const decision = await decideRollback(run, restore, asset, { failure, ...(snapshot !== undefined && { snapshot }) });
     decidedBy = decision.decidedBy;
     if (!decision.restore) {
-      run.journal({ stepKey: restore.activityKey, event: 'rollback.declined', partyId: restore.accountable, clause: restore.clause, data: { asset, reason: decision.reason } });
+      run.note({ stepKey: restore.activityKey, event: 'rollback.declined', partyId: restore.accountable, clause: restore.clause, data: { asset, reason: decision.reason } });
       return { ...base, fate: 'not-rolled-back', reason: decision.reason, ...(decidedBy !== undefined && { decidedBy }) };
     }
   }

@@ -109,7 +109,7 @@ async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeT
   const frozen = freezeTouching(run.slice.freezes, tz, occurrence.start, occurrence.end);
   if (frozen && !typing.mayRunInFreeze) {
     // Only an override can land here: the contract's windows in a freeze are skipped.
-    run.journal({ event: 'change.frozen', clause: `freezes/${frozen.name}`, data: { freeze: frozen.name, window: view(occurrence) } });
+    run.note({ event: 'change.frozen', clause: `freezes/${frozen.name}`, data: { freeze: frozen.name, window: view(occurrence) } });
     return { status: 'frozen', servers: rest(0, `the window falls in the freeze ${frozen.name}`) };
   }
   await waitFor(run, occurrence, typing, tz);
@@ -118,13 +118,13 @@ async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeT
     const batch = batches[i]!;
     const valid = checkApproval(approval, nowMs(), batch);
     if (!valid.ok) {
-      run.journal({ event: 'change.expired', clause: typing.clause, data: { reason: valid.reason, message: valid.message, expiresAt: iso(approval.expiresAt), batch: i + 1 } });
+      run.note({ event: 'change.expired', clause: typing.clause, data: { reason: valid.reason, message: valid.message, expiresAt: iso(approval.expiresAt), batch: i + 1 } });
       return { status: 'expired', servers: [...servers, ...rest(i, valid.message)], window: view(occurrence) };
     }
     const needMs = batchNeedMs(durations, batch.length);
     const fit = fitBatch(occurrence, nowMs(), needMs);
     if (!fit.fits) {
-      run.journal({ event: 'batch.deferred', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs, reason: fit.reason } });
+      run.note({ event: 'batch.deferred', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs, reason: fit.reason } });
       found = windowAfter(occurrence.end);
       if (!found.ok || found.occurrence.end - found.occurrence.start < needMs) {
         const reason = found.ok ? `batch ${i + 1} needs more time than a whole window` : `no room left in the window: ${fit.reason}`;
@@ -135,13 +135,13 @@ async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeT
       i--; // the same batch, in the next window (the approval is checked again)
       continue;
     }
-    run.journal({ event: 'batch.started', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs } });
+    run.note({ event: 'batch.started', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs } });
     const outcome = await runBatch(run, i + 1, batch, input.patches);
     servers.push(...outcome.fates);
     if (!outcome.ok) {
       return { status: 'failed', failure: `batch ${i + 1}: ${outcome.failure}`, failedAsset: outcome.asset, servers: [...servers, ...rest(i + 1, `the cycle stopped after batch ${i + 1} failed`)], window: view(occurrence) };
     }
-    run.journal({ event: 'batch.completed', data: { batch: i + 1, assets: batch } });
+    run.note({ event: 'batch.completed', data: { batch: i + 1, assets: batch } });
   }
   return { status: 'completed', servers, window: view(occurrence) };
 }
@@ -152,9 +152,8 @@ async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeT
  */
 async function waitFor(run: ProcessRun, occurrence: WindowOccurrence, typing: ChangeTyping, tz: string): Promise<void> {
   const frozen = freezeTouching(run.slice.freezes, tz, occurrence.start, occurrence.end);
-  if (frozen) run.journal({ event: 'change.in-freeze', clause: typing.clause, data: { freeze: frozen.name, window: view(occurrence) } });
-  run.journal({ event: 'change.scheduled', data: { window: view(occurrence) } });
-  await run.record({ process: { currentStep: null } });
+  if (frozen) run.note({ event: 'change.in-freeze', clause: typing.clause, data: { freeze: frozen.name, window: view(occurrence) } });
+  await run.attest({ event: 'change.scheduled', data: { window: view(occurrence) } }, { process: { currentStep: null } });
   const ms = occurrence.start - nowMs();
   if (ms > 0) await wf.sleep(ms);
 }
@@ -177,23 +176,20 @@ async function openIncident(run: ProcessRun, input: PatchCycleInput, failure: { 
   };
   try {
     const opened = await incidents.openIncident(request);
-    run.journal({ event: 'incident.opened', partyId: run.providerId, actor: 'engine:open-incident', data: { incident: opened.processId, created: opened.created, title: request.title, asset: failure.asset } });
+    run.note({ event: 'incident.opened', partyId: run.providerId, actor: 'engine:open-incident', data: { incident: opened.processId, created: opened.created, title: request.title, asset: failure.asset } });
   } catch (err) {
     if (wf.isCancellation(err)) throw err;
     const reason = err instanceof wf.ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
-    run.journal({ event: 'incident.not-opened', partyId: run.providerId, data: { title: request.title, reason } });
+    run.note({ event: 'incident.not-opened', partyId: run.providerId, data: { title: request.title, reason } });
   }
 }
 
 /** The report per server, journaled, published by `change.report` and sent to its I parties. */
 async function publishReport(run: ProcessRun, typing: ChangeTyping, cycle: Cycle): Promise<boolean> {
   const report = { processId: run.processId, contractId: run.start.contractId, changeType: typing.type, status: cycle.status, window: cycle.window, failure: cycle.failure, servers: cycle.servers };
-  run.journal({ stepKey: 'change.report', event: 'change.reported', data: report });
   const resolved = resolveStep(run.slice, 'change.report');
-  if (resolved.ok) {
-    const outbox: OutboxInput[] = resolved.step.informed.map((partyId) => ({ effectKey: `${run.processId}:change.report:${partyId}`, partyId, event: 'change.report', payload: { ...report, at: nowIso() } }));
-    run.defer({ outbox });
-  }
+  const outbox: OutboxInput[] = resolved.ok ? resolved.step.informed.map((partyId) => ({ effectKey: `${run.processId}:change.report:${partyId}`, partyId, event: 'change.report', payload: { ...report, at: nowIso() } })) : [];
+  run.note({ stepKey: 'change.report', event: 'change.reported', data: report }, outbox.length > 0 ? { outbox } : undefined);
   const title = `Patch cycle ${run.start.businessKey || run.processId}: ${cycle.status}`.slice(0, 200);
   const published = await runStep(run, 'change.report', {
     title,

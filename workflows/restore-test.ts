@@ -52,11 +52,11 @@ export async function restoreTest(start: ProcessStart): Promise<RestoreTestResul
     if (input.backupId !== undefined) backup = { backupId: input.backupId, processId: '' };
     else backup = await backups.latestVerifiedBackup({ contractId: run.start.contractId, asset });
     if (!backup) {
-      run.journal({ stepKey: 'backup.restore-test', event: 'restore-test.no-backup', partyId: run.providerId, data: { asset } });
+      run.note({ stepKey: 'backup.restore-test', event: 'restore-test.no-backup', partyId: run.providerId, data: { asset } });
       const incident = await raiseIncident(run, { stepKey: 'backup.restore-test', asset, key, title: `Restore test of ${asset}: no verified backup`, description: `The monthly restore test of ${asset} found no verified backup to restore.` });
       return { asset, outcome: 'no-backup', incident };
     }
-    run.journal({ stepKey: 'backup.restore-test', event: 'restore-test.selected', partyId: run.providerId, data: { asset, backupId: backup.backupId, selectedBy, backupDay: backup.day ?? null, backupProcess: backup.processId || null } });
+    run.note({ stepKey: 'backup.restore-test', event: 'restore-test.selected', partyId: run.providerId, data: { asset, backupId: backup.backupId, selectedBy, backupDay: backup.day ?? null, backupProcess: backup.processId || null } });
 
     const startedAt = nowIso();
     let stepDone = false;
@@ -86,7 +86,6 @@ export async function restoreTest(start: ProcessStart): Promise<RestoreTestResul
     const routed = resolveStep(run.slice, 'backup.restore-test', { asset });
     const responsible = routed.ok ? routed.step.responsible.party : run.providerId;
     const informed = routed.ok ? routed.step.informed : [];
-    run.journal({ stepKey: 'backup.restore-test', event: 'restore-test.evidence', partyId: responsible, ...(agentId ? { actor: `agent:${agentId}` } : {}), clause: routed.ok ? routed.step.clause : undefined, data: { ...evidence } });
     // The client sees the evidence itself, not only that the step ended.
     const outbox: OutboxInput[] = informed.map((partyId) => ({
       effectKey: `${run.processId}:restore-test.evidence:${partyId}`,
@@ -94,7 +93,7 @@ export async function restoreTest(start: ProcessStart): Promise<RestoreTestResul
       event: 'restore-test.evidence',
       payload: { processId: run.processId, processType: run.start.processType, contractId: run.start.contractId, stepKey: 'backup.restore-test', ...evidence },
     }));
-    await run.record({ outbox });
+    await run.attest({ stepKey: 'backup.restore-test', event: 'restore-test.evidence', partyId: responsible, ...(agentId ? { actor: `agent:${agentId}` } : {}), clause: routed.ok ? routed.step.clause : undefined, data: { ...evidence } }, { outbox });
     if (verdict.passed) return { asset, outcome: 'passed', evidence };
     const incident = await raiseIncident(run, { stepKey: 'backup.restore-test', asset, key, title: `Restore test of ${asset} failed`, description: `Restoring ${backup.backupId} of ${asset} to a scratch target failed: ${verdict.reason}` });
     return { asset, outcome: 'failed', evidence, incident };

@@ -54,7 +54,7 @@ export async function runbookInterpreter(given$: ProcessStart<RunbookStart>): Pr
     for (const step of runbook.steps) {
       if (!shouldRun(step, data)) {
         data.steps[step.id] = { outcome: 'skipped', attempts: 0 };
-        run.journal({ stepKey: step.activityKey, event: 'runbook.step-skipped', data: { ...about, step: step.id, reason: 'its condition is false' } });
+        run.note({ stepKey: step.activityKey, event: 'runbook.step-skipped', data: { ...about, step: step.id, reason: 'its condition is false' } });
         continue;
       }
       if (step.compensation) undo.push({ step, compensation: step.compensation });
@@ -63,6 +63,8 @@ export async function runbookInterpreter(given$: ProcessStart<RunbookStart>): Pr
         const result = await runStep(run, step.activityKey, {
           title: step.title ?? `${runbook.title}: ${step.id}`,
           asset: resolveAsset(step, data),
+          // Each step, and each retry of it, acts under its own idempotency key: a retry acts again.
+          occurrence: attempts > 1 ? `${step.id}#${attempts}` : step.id,
           params,
           details: { ...about, step: step.id, attempt: attempts, params },
         });
@@ -70,14 +72,14 @@ export async function runbookInterpreter(given$: ProcessStart<RunbookStart>): Pr
         if (result.outcome === 'done') break;
         const decision = afterFailure(step.onFailure, attempts);
         if (decision.kind === 'retry') {
-          run.journal({ stepKey: step.activityKey, event: 'runbook.retry', data: { ...about, step: step.id, attempt: attempts, outcome: result.outcome, reason: result.reason, delayMs: decision.delayMs } });
-          await run.record();
+          run.note({ stepKey: step.activityKey, event: 'runbook.retry', data: { ...about, step: step.id, attempt: attempts, outcome: result.outcome, reason: result.reason, delayMs: decision.delayMs } });
+          await run.attest();
           await wf.sleep(decision.delayMs);
           continue;
         }
         const failure = `step ${step.id} (${step.activityKey}) ${result.outcome}${result.reason ? `: ${result.reason}` : ''}`;
         if (decision.kind === 'continue') {
-          run.journal({ stepKey: step.activityKey, event: 'runbook.step-failed-continued', data: { ...about, step: step.id, outcome: result.outcome, reason: result.reason } });
+          run.note({ stepKey: step.activityKey, event: 'runbook.step-failed-continued', data: { ...about, step: step.id, outcome: result.outcome, reason: result.reason } });
           break;
         }
         if (decision.kind === 'compensate') {
@@ -102,7 +104,7 @@ function checkedRunbook(input: RunbookStart): Runbook {
 /** Runs the registered compensations in reverse order; one that fails is journaled and the others still run. */
 async function compensate(run: ProcessRun, about: { runbook: string; version?: number }, undo: { step: RunbookStep; compensation: Compensation }[], data: RunbookData): Promise<string[]> {
   const undone: string[] = [];
-  run.journal({ event: 'runbook.compensating', data: { ...about, steps: [...undo].reverse().map((u) => u.step.id) } });
+  run.note({ event: 'runbook.compensating', data: { ...about, steps: [...undo].reverse().map((u) => u.step.id) } });
   for (const { step, compensation } of [...undo].reverse()) {
     const params = resolveParams(compensation.params, data);
     const result = await runStep(run, compensation.activityKey, {
@@ -112,7 +114,7 @@ async function compensate(run: ProcessRun, about: { runbook: string; version?: n
       details: { ...about, compensates: step.id, params },
     });
     if (result.outcome === 'done') undone.push(step.id);
-    else run.journal({ stepKey: compensation.activityKey, event: 'runbook.compensation-failed', data: { ...about, step: step.id, outcome: result.outcome, reason: result.reason } });
+    else run.note({ stepKey: compensation.activityKey, event: 'runbook.compensation-failed', data: { ...about, step: step.id, outcome: result.outcome, reason: result.reason } });
   }
   return undone;
 }

@@ -1,7 +1,11 @@
-// Completing a human task (DESIGN.md "Human tasks"): claim the row first so concurrent
-// attempts get 409 at once, then send the workflow Update (update id = task id). The row
-// is settled by the workflow (done) or by the validator's rejection (open again); when the
-// workflow does not answer in time the task stays `completing` for the reconciler.
+// Completing a human task (docs/ARCHITECTURE.md "Human tasks"): claim the row first so
+// concurrent attempts get 409 at once, then send the workflow Update (update id = task id).
+// The row is settled `done` here only once the update's result is durable (Temporal answers
+// an update after its workflow task is persisted), so the database never says done for a
+// completion the history lacks. A refusal by the workflow's validator (`CompletionRefused`)
+// puts the task back; any other outcome the API cannot know leaves it `completing` for the
+// reconciler, which redelivers under the same update id.
+import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -21,7 +25,9 @@ export interface CompletionRequest {
 
 export type CompletionResult = { status: 200 | 202; task: TaskRow };
 
-type Delivery = { kind: 'done' } | { kind: 'rejected'; reason: string } | { kind: 'gone' } | { kind: 'unknown' };
+type Delivery = { kind: 'done'; at: string } | { kind: 'refused'; reason: string } | { kind: 'ended-without-it' } | { kind: 'unknown' };
+
+type DeliveryDeps = { client: Client; log: Logger; updateWaitMs: number };
 
 export async function completeTask(
   deps: { db: Kysely<Schema>; client: Client; log: Logger; updateWaitMs: number },
@@ -42,39 +48,84 @@ export async function completeTask(
   }
 
   const delivery = await deliverCompletion(deps, task.process_id, completion);
+  const settled = await settleDelivery(db, claimed, delivery);
   switch (delivery.kind) {
     case 'done':
-      return { status: 200, task: (await getTask(db, taskId)) ?? claimed };
-    case 'rejected':
-      await reopenTask(db, taskId, { claimedBy: principal.userId });
+      return { status: 200, task: settled ?? (await getTask(db, taskId)) ?? claimed };
+    case 'refused':
       throw unprocessable('task-rejected', 'Completion rejected', delivery.reason);
-    case 'gone':
-      await settleTask(db, taskId, { status: 'cancelled', at: new Date().toISOString() });
+    case 'ended-without-it':
       throw conflict(`the process of task ${taskId} is no longer running`);
     case 'unknown':
       return { status: 202, task: claimed };
   }
 }
 
+/** Makes the row say what the delivery established; an unknown outcome leaves it `completing`. */
+async function settleDelivery(db: Kysely<Schema>, task: TaskRow, delivery: Delivery): Promise<TaskRow | undefined> {
+  const claimedBy = task.claimed_by ?? undefined;
+  switch (delivery.kind) {
+    case 'done':
+      return settleTask(db, task.id, { status: 'done', completedBy: claimedBy ?? null, at: delivery.at });
+    case 'refused':
+      return claimedBy ? reopenTask(db, task.id, { claimedBy }) : undefined;
+    case 'ended-without-it':
+      return settleTask(db, task.id, { status: 'cancelled', at: new Date().toISOString() });
+    case 'unknown':
+      return undefined;
+  }
+}
+
 /** Sends the update and classifies the answer; never throws for Temporal's answers. */
-async function deliverCompletion(deps: { client: Client; log: Logger; updateWaitMs: number }, processId: string, completion: TaskCompletion): Promise<Delivery> {
+async function deliverCompletion(deps: DeliveryDeps, processId: string, completion: TaskCompletion): Promise<Delivery> {
   const handle = deps.client.workflow.getHandle(processId);
   try {
-    await deps.client.withAbortSignal(AbortSignal.timeout(deps.updateWaitMs), () =>
+    const result = await deps.client.withAbortSignal(AbortSignal.timeout(deps.updateWaitMs), () =>
       handle.executeUpdate(completeTaskUpdate, { updateId: completion.taskId, args: [completion] }),
     );
-    return { kind: 'done' };
+    return { kind: 'done', at: result.at };
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) return { kind: 'rejected', reason: err.cause?.message ?? err.message };
-    if (err instanceof WorkflowNotFoundError) return { kind: 'gone' };
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type === 'CompletionRefused') return { kind: 'refused', reason: cause.message };
+      // Not the validator's refusal: the update may have been accepted and failed after. Unknown.
+      deps.log.warn({ taskId: completion.taskId, err: err.message, cause: cause?.message }, 'task completion failed after acceptance: left completing');
+      return { kind: 'unknown' };
+    }
+    if (err instanceof WorkflowNotFoundError) return closedRunOutcome(deps, processId, completion.taskId);
     deps.log.warn({ taskId: completion.taskId, err: (err as Error).message }, 'task completion not confirmed yet');
     return { kind: 'unknown' };
   }
 }
 
 /**
- * Re-delivers completions left `completing` (API restarted, worker down). The update id
- * is the task id, so a completion the workflow already accepted is never applied twice.
+ * The workflow is closed: its history says whether it had accepted the completion (done) or
+ * ended without it (the task is cancelled with the process).
+ */
+async function closedRunOutcome(deps: DeliveryDeps, processId: string, taskId: string): Promise<Delivery> {
+  try {
+    const history = await deps.client.workflow.getHandle(processId).fetchHistory();
+    for (const event of history.events ?? []) {
+      const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+      if (accepted?.acceptedRequest?.meta?.updateId === taskId) return { kind: 'done', at: eventTime(event.eventTime) };
+    }
+    return { kind: 'ended-without-it' };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { kind: 'ended-without-it' };
+    deps.log.warn({ taskId, err: (err as Error).message }, 'history of a closed process not readable: completion left completing');
+    return { kind: 'unknown' };
+  }
+}
+
+function eventTime(t: { seconds?: unknown; nanos?: number | null } | null | undefined): string {
+  const seconds = Number(t?.seconds ?? 0);
+  return seconds > 0 ? new Date(seconds * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString() : new Date().toISOString();
+}
+
+/**
+ * Re-delivers completions left `completing` (API restarted, worker down, Temporal restarted).
+ * The update id is the task id, so a completion the workflow already accepted is never
+ * applied twice: Temporal answers with its first outcome.
  */
 export async function reconcileCompletingTasks(deps: { db: Kysely<Schema>; client: Client; log: Logger; updateWaitMs: number }, olderThanMs: number): Promise<number> {
   const stuck = await listCompletingTasks(deps.db, new Date(Date.now() - olderThanMs));
@@ -82,8 +133,7 @@ export async function reconcileCompletingTasks(deps: { db: Kysely<Schema>; clien
     const completion = task.submission as TaskCompletion | null;
     if (!completion || !task.claimed_by) continue;
     const delivery = await deliverCompletion(deps, task.process_id, completion);
-    if (delivery.kind === 'rejected') await reopenTask(deps.db, task.id, { claimedBy: task.claimed_by });
-    if (delivery.kind === 'gone') await settleTask(deps.db, task.id, { status: 'cancelled', at: new Date().toISOString() });
+    await settleDelivery(deps.db, task, delivery);
   }
   return stuck.length;
 }
