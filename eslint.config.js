@@ -56,6 +56,20 @@ export default tseslint.config(
     },
   },
   {
+    // Process files read as their steps: runStep, run.note (a remark or decision, written with
+    // the next write) and run.attest (written before going on). The journal, the inbox and the
+    // writes belong to the kernel (workflows/kernel/, process.ts, step*.ts): docs/ARCHITECTURE.md.
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/kernel/**', 'workflows/process.ts', 'workflows/step.ts', 'workflows/step-*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: "MemberExpression[property.name=/^(journal|inbox)$/]", message: 'Process files never reach the journal or the inbox: use runStep, run.note or run.attest.' },
+        { selector: "CallExpression[callee.property.name=/^(recordStep|record|defer|carry|restore|take)$/]", message: 'Process files never write records themselves: use run.note or run.attest.' },
+        { selector: "CallExpression[callee.object.name='wf'][callee.property.name=/^proxyLocalActivities$/]", message: 'Local activities only read (docs/ARCHITECTURE.md): declare readers in the kernel.' },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -11,6 +11,7 @@ import { agentJobPickedUpSignal, cancelProcessSignal, completeTaskUpdate, proces
 import { MandateStatus } from './search-attributes';
 import { ContinueAsNewRequested, ProcessRun } from './kernel/run';
 import { nowIso } from './kernel/time';
+import { contractReader } from './kernel/readers';
 
 export { ProcessRun } from './kernel/run';
 export type { PendingTask } from './kernel/inbox';
@@ -24,11 +25,6 @@ export type { OutboxInput };
  */
 export const PATCH_DURABLE_WRITES = 'durable-writes';
 
-// Local activities only read: what they return is in the history, they change nothing.
-const read = wf.proxyLocalActivities<EngineActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '200ms', maximumInterval: '10s' },
-});
 
 const register = wf.proxyActivities<EngineActivities>({
   startToCloseTimeout: '1m',
@@ -46,7 +42,7 @@ export async function runProcess<I, O>(given: ProcessStart, definition: ProcessD
     // The period or day already ran (or the contract is not active): nothing to do, no journal.
     return { skipped: true } as O; // a scheduled run's result is read by nobody but operators
   }
-  const slice = await read.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
+  const slice = await contractReader.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
   const run = new ProcessRun(start, slice, durable);
   wf.setHandler(processStateQuery, () => run.state);
   wf.setHandler(agentJobPickedUpSignal, ({ jobId, agentId }) => run.jobs.pickedUp(jobId, agentId));
@@ -114,7 +110,7 @@ async function registerScheduledRun(start: ProcessStart, durable: boolean): Prom
   const businessKey = businessKeyFor(schedule.name, scheduledAt.toISOString(), start.processType, schedule);
   const input = { processId: info.workflowId, contractId: start.contractId, processType: start.processType, businessKey, requestedBy: start.requestedBy };
   // Registering writes the process row: a regular activity, so no row exists for a run the history lacks.
-  const registered = durable ? await register.registerScheduledRun(input) : await read.registerScheduledRun(input);
+  const registered = durable ? await register.registerScheduledRun(input) : await contractReader.registerScheduledRun(input);
   if (!registered.registered) {
     wf.log.info('scheduled run skipped', { businessKey, reason: registered.reason });
     return undefined;

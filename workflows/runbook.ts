@@ -20,7 +20,7 @@ import {
   type RunbookStepRecord,
 } from '../domain/runbook';
 import type { ProcessStart } from './definitions';
-import type { EngineActivities } from '../activities/engine';
+import { runbookReader } from './kernel/readers';
 import { runProcess, type ProcessRun } from './process';
 import { runStep } from './step';
 
@@ -30,7 +30,6 @@ export interface RunbookResult {
   steps: Record<string, RunbookStepRecord>;
 }
 
-const local = wf.proxyLocalActivities<EngineActivities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
 
 export async function runbookInterpreter(given$: ProcessStart<RunbookStart>): Promise<RunbookResult> {
   const start = await pinnedStart(given$);
@@ -127,7 +126,7 @@ async function compensate(run: ProcessRun, about: { runbook: string; version?: n
 async function pinnedStart(start: ProcessStart<RunbookStart>): Promise<ProcessStart<RunbookStart>> {
   const given = RunbookStart.safeParse(start.input);
   if (!given.success || given.data.definition !== undefined) return start;
-  const pinned = await local.pinRunbook({ runbook: given.data.runbook, version: given.data.version });
+  const pinned = await runbookReader.pinRunbook({ runbook: given.data.runbook, version: given.data.version });
   if (!pinned) return start; // validated below: the run fails saying the runbook is unknown
   return { ...start, input: { ...given.data, version: pinned.version, definition: pinned.definition as Runbook } };
 }

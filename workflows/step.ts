@@ -241,10 +241,12 @@ async function executeByEngine(run: ProcessRun, step: ResolvedStep, spec: StepSp
  * same instant: the journal holds one or the other, never both.
  */
 async function waitForTask(run: ProcessRun, step: ResolvedStep, task: PendingTask, deadlines: Deadlines, { opened }: { opened: boolean }): Promise<boolean> {
+  const holder = task.opening.partyId;
+  // The work is the holder's from the moment it is handed over, not from when its row is written.
+  if (run.journal.isDurable) run.holdBy(holder);
   if (!opened) await run.journal.write({ openTasks: [task.opening], process: { currentStep: step.activityKey } });
   setPhase(run, run.state.currentStep?.phase === 'approving' ? 'approving' : 'executing');
-  const holder = task.opening.partyId;
-  run.holdBy(holder);
+  if (!run.journal.isDurable) run.holdBy(holder);
   const done = await waitWithEscalation(run, step, () => task.settled, deadlines, { holder, taskId: task.opening.id }, undefined, task);
   run.holdBy(run.providerId);
   if (done) return true;

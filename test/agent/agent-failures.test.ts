@@ -39,8 +39,12 @@ describe('agents that fail', () => {
       const effects = await readEffects(world.effectsFile(PROVIDER));
       expect(effects.runs[key]).toBe(2);
       expect(Object.keys(effects.effects).filter((k) => k === key)).toHaveLength(1);
-      expect(await getAgentJob(world.database.db, job.id)).toMatchObject({ status: 'succeeded', attempt: 2 });
-      const executed = (await world.journal(processId)).filter((e) => e.event === 'step.executed');
+      // The workflow noticed the silence and offered the same job again (a new wait, attempt 1).
+      expect(await getAgentJob(world.database.db, job.id)).toMatchObject({ status: 'succeeded', attempt: 1 });
+      const journal = await world.journal(processId);
+      expect(journal.filter((e) => e.event === 'agent.silent')).toHaveLength(1);
+      expect(journal.filter((e) => e.event === 'agent.picked-up')).toHaveLength(2);
+      const executed = journal.filter((e) => e.event === 'step.executed');
       expect(executed.map((e) => e.actor)).toEqual(['agent:ag-acme']);
     } finally {
       await restarted.stop(0);

@@ -45,6 +45,8 @@ export class ProcessClock {
     this.journal.append({ event: 'sla.started', clause: input.clause, data: { clock: input.name, target: input.target, deadlineAt: isoOf(this.clock.deadlineAt) } });
     this.changed();
     this.watch = this.watchDeadline();
+    // A cancelled run rejects the watcher too; stop() awaits it, nothing else must see it.
+    this.watch.catch(() => undefined);
   }
 
   /** A clock carried from the previous run goes on as it was, unjournaled. */
@@ -54,6 +56,7 @@ export class ProcessClock {
     this.calendar = carry.calendar;
     this.changed();
     this.watch = this.watchDeadline();
+    this.watch.catch(() => undefined);
   }
 
   carry(): ClockCarry | undefined {
