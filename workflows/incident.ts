@@ -35,10 +35,25 @@ const Confirm = z.strictObject({ confirmed: z.boolean(), comment: z.string().max
 
 const DEFAULT_PRIORITY: Priority = 'P3';
 
+/**
+ * Where an incident stands, set before each step: a run that continues as new (a flapping
+ * monitor, a confirmation awaited for days) starts again from here.
+ */
+interface IncidentCheckpoint {
+  phase: 'triage' | 'resolve' | 'client-info' | 'confirm';
+  state: IncidentState;
+  priority: Priority;
+  clientAnswer?: string;
+  refusal?: string;
+  question?: string;
+  resolution?: string;
+}
+
 export async function incident(start: ProcessStart): Promise<IncidentResult> {
   return runProcess(start, PROCESSES.incident, async (run, input: IncidentInput) => {
-    const openedAt = nowMs();
-    const state: IncidentState = { openedAt: new Date(openedAt).toISOString(), priority: input.priority, triaged: false, alerts: { count: 0 }, reopened: 0 };
+    const saved = run.resumed?.checkpoint as IncidentCheckpoint | undefined;
+    const openedAt = saved ? Date.parse(saved.state.openedAt) : nowMs();
+    const state: IncidentState = saved?.state ?? { openedAt: new Date(openedAt).toISOString(), priority: input.priority, triaged: false, alerts: { count: 0 }, reopened: 0 };
     wf.setHandler(incidentStateQuery, () => state);
     // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
     wf.setHandler(incidentAlertSignal, async (alert) => {
@@ -52,70 +67,96 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     const asset = input.asset !== undefined && run.slice.scope.assets.some((a) => a.id === input.asset) ? input.asset : undefined;
     const about = { title: input.title, description: input.description, source: input.source, asset: input.asset };
 
-    const triage = await runStep(run, 'incident.triage', { title: `Triage: ${input.title}`, asset, details: { ...about, reportedPriority: input.priority ?? null }, completion: Triage });
-    const triaged = triage.outcome === 'done' ? Triage.safeParse(triage.output) : undefined;
-    let priority: Priority = triaged?.success ? triaged.data.priority : (input.priority ?? DEFAULT_PRIORITY);
-    state.priority = priority;
-    state.triaged = true;
-    if (!triaged?.success) run.note({ stepKey: 'incident.triage', event: 'incident.priority-defaulted', data: { priority, outcome: triage.outcome } });
+    let phase: IncidentCheckpoint['phase'] = saved?.phase ?? 'triage';
+    let priority: Priority = saved?.priority ?? input.priority ?? DEFAULT_PRIORITY;
+    let clientAnswer = saved?.clientAnswer;
+    let refusal = saved?.refusal;
+    let question = saved?.question;
+    let resolution = saved?.resolution;
+    const checkpoint = () => {
+      run.checkpoint = { phase, state, priority, clientAnswer, refusal, question, resolution } satisfies IncidentCheckpoint;
+    };
 
-    const targets = supportTargets(run.slice, priority);
-    if (targets) {
-      // Response: open → triage done, judged against the priority triage set.
-      const response = responseRecord(run, targets, priority, openedAt, nowMs());
-      run.note(response.entry, { slaRecords: [response.record] });
-      run.startClock({ name: 'resolution', clause: `${targets.clause}/resolution`, target: targets.resolution, calendar: targets.calendar, priority, startedAt: openedAt });
-    } else {
-      run.note({ event: 'sla.not-applicable', data: { priority, reason: `the contract has no slas.support.${priority}` } });
+    if (phase === 'triage') {
+      checkpoint();
+      const triage = await runStep(run, 'incident.triage', { title: `Triage: ${input.title}`, asset, details: { ...about, reportedPriority: input.priority ?? null }, completion: Triage });
+      const triaged = triage.outcome === 'done' ? Triage.safeParse(triage.output) : undefined;
+      priority = triaged?.success ? triaged.data.priority : (input.priority ?? DEFAULT_PRIORITY);
+      state.priority = priority;
+      state.triaged = true;
+      if (!triaged?.success) run.note({ stepKey: 'incident.triage', event: 'incident.priority-defaulted', data: { priority, outcome: triage.outcome } });
+
+      const targets = supportTargets(run.slice, priority);
+      if (targets) {
+        // Response: open → triage done, judged against the priority triage set.
+        const response = responseRecord(run, targets, priority, openedAt, nowMs());
+        run.note(response.entry, { slaRecords: [response.record] });
+        run.startClock({ name: 'resolution', clause: `${targets.clause}/resolution`, target: targets.resolution, calendar: targets.calendar, priority, startedAt: openedAt });
+      } else {
+        run.note({ event: 'sla.not-applicable', data: { priority, reason: `the contract has no slas.support.${priority}` } });
+      }
+      phase = 'resolve';
     }
 
-    let clientAnswer: string | undefined;
-    let refusal: string | undefined;
     for (;;) {
-      const resolved = await runStep(run, 'incident.resolve', {
-        title: `Resolve (${priority}): ${input.title}`,
-        asset,
-        details: { ...about, priority, ...(clientAnswer !== undefined && { clientAnswer }), ...(refusal !== undefined && { refusedBecause: refusal }) },
-        completion: Resolve,
-      });
-      if (resolved.outcome !== 'done') throw wf.ApplicationFailure.nonRetryable(`resolution ${resolved.outcome}: ${resolved.reason ?? ''}`, 'StepFailed');
-      const proposal = Resolve.parse(resolved.output);
-
-      if ('waitingOn' in proposal) {
-        state.waitingOn = clientPartyOf(run);
-        const info = await runStep(run, 'incident.client-info', { title: `Information needed: ${input.title}`, asset, details: { ...about, question: proposal.question }, completion: ClientInfo });
-        state.waitingOn = undefined;
-        const answer = info.outcome === 'done' ? ClientInfo.safeParse(info.output) : undefined;
-        clientAnswer = answer?.success ? answer.data.answer : undefined;
-        if (!answer?.success) run.note({ stepKey: 'incident.client-info', event: 'incident.client-info-unanswered', data: { question: proposal.question, outcome: info.outcome } });
+      if (phase === 'resolve') {
+        checkpoint();
+        const resolved = await runStep(run, 'incident.resolve', {
+          title: `Resolve (${priority}): ${input.title}`,
+          asset,
+          details: { ...about, priority, ...(clientAnswer !== undefined && { clientAnswer }), ...(refusal !== undefined && { refusedBecause: refusal }) },
+          completion: Resolve,
+        });
+        if (resolved.outcome !== 'done') throw wf.ApplicationFailure.nonRetryable(`resolution ${resolved.outcome}: ${resolved.reason ?? ''}`, 'StepFailed');
+        const proposal = Resolve.parse(resolved.output);
+        if ('waitingOn' in proposal) {
+          question = proposal.question;
+          phase = 'client-info';
+          continue;
+        }
+        if (proposal.priority !== undefined && proposal.priority !== priority) {
+          // The clock keeps the target it started with (the kernel's clock has no retargeting yet).
+          run.note({ stepKey: 'incident.resolve', event: 'incident.reclassified', actor: resolved.completedBy && `user:${resolved.completedBy}`, data: { from: priority, to: proposal.priority, reason: proposal.reason } });
+          priority = proposal.priority;
+          state.priority = priority;
+        }
+        resolution = proposal.resolution;
+        phase = 'confirm';
         continue;
       }
 
-      if (proposal.priority !== undefined && proposal.priority !== priority) {
-        // The clock keeps the target it started with (ProcessRun has no retargeting yet).
-        run.note({ stepKey: 'incident.resolve', event: 'incident.reclassified', actor: resolved.completedBy && `user:${resolved.completedBy}`, data: { from: priority, to: proposal.priority, reason: proposal.reason } });
-        priority = proposal.priority;
-        state.priority = priority;
+      if (phase === 'client-info') {
+        state.waitingOn = clientPartyOf(run);
+        checkpoint();
+        const info = await runStep(run, 'incident.client-info', { title: `Information needed: ${input.title}`, asset, details: { ...about, question }, completion: ClientInfo });
+        state.waitingOn = undefined;
+        const answer = info.outcome === 'done' ? ClientInfo.safeParse(info.output) : undefined;
+        clientAnswer = answer?.success ? answer.data.answer : undefined;
+        if (!answer?.success) run.note({ stepKey: 'incident.client-info', event: 'incident.client-info-unanswered', data: { question, outcome: info.outcome } });
+        phase = 'resolve';
+        continue;
       }
 
       state.waitingOn = clientPartyOf(run);
-      const confirmation = await runStep(run, 'incident.confirm', { title: `Confirm the resolution: ${input.title}`, asset, details: { ...about, priority, resolution: proposal.resolution }, completion: Confirm });
+      checkpoint();
+      const confirmation = await runStep(run, 'incident.confirm', { title: `Confirm the resolution: ${input.title}`, asset, details: { ...about, priority, resolution }, completion: Confirm });
       state.waitingOn = undefined;
       if (confirmation.outcome === 'expired') {
         run.note({ stepKey: 'incident.confirm', event: 'incident.auto-closed', data: { reason: 'no confirmation by the hard deadline of incident.confirm' } });
         await run.stopClock();
-        return { priority, closed: 'auto-closed', resolution: proposal.resolution, reopened: state.reopened, alerts: state.alerts.count };
+        return { priority, closed: 'auto-closed', resolution, reopened: state.reopened, alerts: state.alerts.count };
       }
       const answer = confirmation.outcome === 'done' ? Confirm.safeParse(confirmation.output) : undefined;
       if (answer?.success && answer.data.confirmed) {
-        run.note({ stepKey: 'incident.confirm', event: 'incident.confirmed', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { resolution: proposal.resolution } });
+        run.note({ stepKey: 'incident.confirm', event: 'incident.confirmed', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { resolution } });
         await run.stopClock();
-        return { priority, closed: 'confirmed', resolution: proposal.resolution, reopened: state.reopened, alerts: state.alerts.count };
+        return { priority, closed: 'confirmed', resolution, reopened: state.reopened, alerts: state.alerts.count };
       }
       state.reopened++;
       refusal = answer?.success ? (answer.data.comment ?? 'refused') : `confirmation ${confirmation.outcome}`;
       clientAnswer = undefined;
       run.note({ stepKey: 'incident.confirm', event: 'incident.reopened', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { reason: refusal, reopened: state.reopened, at: nowIso() } });
+      phase = 'resolve';
     }
   });
 }
