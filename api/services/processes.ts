@@ -7,13 +7,15 @@ import type { ContractWithParties } from '../../db/contracts';
 import { contractHint, getParsedContractVersion, readContract } from '../../db/contract-cache';
 import { getProcess as getProcessRow, registerProcess, registerProcessUnderContract } from '../../db/processes';
 import type { ContractStatus, ProcessRow } from '../../db/schema';
+import { mayCancelProcess, mayStartProcess } from '../../domain/authorization';
 import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
 import { WORKFLOW_TYPES } from '../../workflows/registry';
 import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../../workflows/search-attributes';
 import type { TemporalHandle } from '../../temporal/client';
-import { badRequest, conflict, fieldErrors, forbiddenAction, notFound, unprocessable } from '../errors';
+import { badRequest, conflict, fieldErrors, notFound, unprocessable } from '../errors';
+import { authorize } from './authorize';
 import { countProcessStarted } from '../observability';
 import { resolveRunbookStart } from './runbooks';
 
@@ -49,12 +51,7 @@ const STARTABLE: readonly ContractStatus[] = ['active', 'transition'];
 /** Every check of a start against one reading of the contract; throws the problem the caller gets. */
 async function planStart(db: Kysely<Schema>, principal: Principal, contractId: string, contract: ContractWithParties | undefined, request: StartRequest): Promise<StartPlan> {
   if (!contract || !contract.party_ids.includes(principal.partyId)) throw notFound(`contract ${contractId}`);
-  if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
-    throw forbiddenAction('starting a process needs a user key with the operator role');
-  }
-  if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
-    throw forbiddenAction('only the provider or the client of a contract starts its processes');
-  }
+  authorize(mayStartProcess({ actor: principal, contract: { providerId: contract.provider_id, clientId: contract.client_id } }));
   if (!STARTABLE.includes(contract.status)) {
     throw unprocessable('contract-not-active', 'Contract not active', `contract ${contractId} is ${contract.status}: processes run only under an active contract`);
   }
@@ -154,15 +151,10 @@ export async function cancelProcess(
   contract: { provider_id: string; client_id: string },
   reason: string,
 ): Promise<ProcessRow> {
-  if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
-    throw forbiddenAction('cancelling a process needs a user key with the operator role');
-  }
-  if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
-    throw forbiddenAction('only the provider or the client of a contract cancels its processes');
-  }
+  authorize(mayCancelProcess({ actor: principal, contract: { providerId: contract.provider_id, clientId: contract.client_id } }));
   if (process.status !== 'running') throw conflict(`process ${process.id} is ${process.status}: only a running process is cancelled`, { status: process.status });
   const handle = deps.temporal.client.workflow.getHandle(process.id);
-  const request: CancelRequest = { reason, userId: principal.userId, partyId: principal.partyId };
+  const request: CancelRequest = { reason, userId: principal.userId!, partyId: principal.partyId };
   try {
     await handle.signal(cancelProcessSignal, request);
     await handle.cancel();
