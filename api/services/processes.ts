@@ -1,5 +1,5 @@
 // Starting a process: the API validates and records, Temporal runs, the workflow decides.
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../../db/schema';
 import type { Principal } from '../../db/api-keys';
@@ -11,9 +11,8 @@ import { mayCancelProcess, mayStartProcess } from '../../domain/authorization';
 import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
-import { WORKFLOW_TYPES } from '../../workflows/registry';
-import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../../workflows/search-attributes';
 import type { TemporalHandle } from '../../temporal/client';
+import { isProcessKey, PROCESS_WORKFLOWS, processIdFor, startProcessWorkflow, type ProcessKey } from '../../temporal/start';
 import { badRequest, conflict, fieldErrors, notFound, unprocessable } from '../errors';
 import { authorize } from './authorize';
 import { countProcessStarted } from '../observability';
@@ -36,13 +35,9 @@ const START_RESOLVERS: Readonly<Record<string, StartResolver>> = {
   runbook: resolveRunbookStart,
 };
 
-export function processIdFor(contractId: string, type: string, businessKey: string): string {
-  return `mandate:${contractId}:${type}:${businessKey}`;
-}
-
 interface StartPlan {
   contract: ContractWithParties;
-  workflowType: string;
+  processKey: ProcessKey;
   input: unknown;
 }
 
@@ -55,10 +50,10 @@ async function planStart(db: Kysely<Schema>, principal: Principal, contractId: s
   if (!STARTABLE.includes(contract.status)) {
     throw unprocessable('contract-not-active', 'Contract not active', `contract ${contractId} is ${contract.status}: processes run only under an active contract`);
   }
-  const definition = getProcess(request.type);
-  const workflowType = WORKFLOW_TYPES[request.type];
-  if (!definition || !workflowType) {
-    throw unprocessable('unknown-process', 'Unknown process type', `"${request.type}" is not a process of the catalogue`, { known: Object.keys(WORKFLOW_TYPES) });
+  const processKey = request.type;
+  const definition = getProcess(processKey);
+  if (!definition || !isProcessKey(processKey)) {
+    throw unprocessable('unknown-process', 'Unknown process type', `"${request.type}" is not a process of the catalogue`, { known: Object.keys(PROCESS_WORKFLOWS) });
   }
   const document = await getParsedContractVersion(db, contractId, contract.current_version);
   if (!document) throw new Error(`contract ${contractId} v${contract.current_version} is missing`);
@@ -75,7 +70,7 @@ async function planStart(db: Kysely<Schema>, principal: Principal, contractId: s
   }
   const input = resolved.definition.input.safeParse(resolved.input);
   if (!input.success) throw badRequest(`the input of ${request.type} is invalid`, fieldErrors(input.error, 'body.input'));
-  return { contract, workflowType, input: input.data };
+  return { contract, processKey, input: input.data };
 }
 
 export async function startProcess(
@@ -116,29 +111,13 @@ export async function startProcess(
   const start: ProcessStart = {
     contractId,
     version: registered.process.contract_version,
-    processType: request.type,
+    processType: plan.processKey,
     businessKey: request.businessKey,
     requestedBy: { userId: registered.process.requested_by, partyId: registered.process.requested_by_party },
+    // Checked by the definition's input schema in planStart.
     input: plan.input,
   };
-  try {
-    await temporal.client.workflow.start(plan.workflowType, {
-      workflowId: id,
-      taskQueue: temporal.taskQueue,
-      args: [start],
-      // A retry after a crash between the insert and the start attaches to the same run.
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: MandateContract, value: contractId },
-        { key: MandateClient, value: plan.contract.client_id },
-        { key: MandateProcess, value: request.type },
-        { key: MandateStatus, value: 'running' },
-      ],
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
+  await startProcessWorkflow(temporal.client, plan.processKey, start, { taskQueue: temporal.taskQueue, clientId: plan.contract.client_id });
   if (registered.created) countProcessStarted(request.type);
   return registered;
 }
