@@ -2,15 +2,13 @@
 // an incident). Like the API, they register the process row first, then start its workflow
 // idempotently, so a retried activity opens nothing twice.
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema';
 import { getContract } from '../db/contracts';
 import { registerProcess } from '../db/processes';
 import { IncidentInput } from '../domain/catalogue';
-import type { ProcessStart } from '../workflows/definitions';
-import { WORKFLOW_TYPES } from '../workflows/registry';
-import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../workflows/search-attributes';
+import { processIdFor, startProcessWorkflow, type StartOf } from '../temporal/start';
 
 export interface ProcessActivityDeps {
   db: Kysely<Schema>;
@@ -64,7 +62,7 @@ export function createProcessActivities({ db, client, taskQueue }: ProcessActivi
       const contract = await getContract(db, request.contractId);
       if (!contract) throw ApplicationFailure.nonRetryable(`contract ${request.contractId} not found`, 'ContractNotFound');
       const businessKey = incidentKeyFor(request.openedBy.processId, request.key);
-      const id = `mandate:${request.contractId}:incident:${businessKey}`;
+      const id = processIdFor(request.contractId, 'incident', businessKey);
       const { process, created } = await registerProcess(db, {
         id,
         contractId: request.contractId,
@@ -76,7 +74,7 @@ export function createProcessActivities({ db, client, taskQueue }: ProcessActivi
       });
       // The row outlives Temporal's retention: an incident that ended is never run again.
       if (process.status !== 'running') return { processId: id, created: false, status: process.status };
-      const start: ProcessStart = {
+      const start: StartOf<'incident'> = {
         contractId: request.contractId,
         version: process.contract_version,
         processType: 'incident',
@@ -84,23 +82,7 @@ export function createProcessActivities({ db, client, taskQueue }: ProcessActivi
         requestedBy: { userId: process.requested_by, partyId: process.requested_by_party },
         input: input.data,
       };
-      try {
-        await client.workflow.start(WORKFLOW_TYPES.incident ?? 'incident', {
-          workflowId: id,
-          taskQueue,
-          args: [start],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          typedSearchAttributes: [
-            { key: MandateContract, value: request.contractId },
-            { key: MandateClient, value: contract.client_id },
-            { key: MandateProcess, value: 'incident' },
-            { key: MandateStatus, value: 'running' },
-          ],
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
+      await startProcessWorkflow(client, 'incident', start, { taskQueue, clientId: contract.client_id });
       return { processId: id, created, status: 'running' };
     },
   };

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import express from 'express';
-import { Client, Connection, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { createPrincipalCache } from '../api/principal-cache';
 import { API_KEY_CHANNEL } from '../db/notifications';
@@ -32,9 +32,8 @@ import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../temporal/co
 import { startDevServer } from '../scripts/dev-server';
 import { findOrBuildTemporalCli } from '../scripts/temporal-cli';
 import { issueExampleKeys, loadContract, readContractFile } from '../scripts/load-example';
-import { SEARCH_ATTRIBUTES, MandateClient, MandateContract, MandateProcess, MandateStatus } from '../workflows/search-attributes';
-import { WORKFLOW_TYPES } from '../workflows/registry';
-import type { ProcessStart } from '../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { startProcessWorkflow, type StartOf } from '../temporal/start';
 import { createTestDatabase } from '../test/support/db';
 import { silentLog } from '../test/support/harness';
 
@@ -59,20 +58,8 @@ const input = {
 
 /** The start the API makes, straight to Temporal. */
 async function startDirect(client: Client, clientParty: string, businessKey: string): Promise<void> {
-  const start: ProcessStart = { contractId: CONTRACT, version: 1, processType: TYPE, businessKey, requestedBy: { userId: 'u-hr-lea', partyId: 'martin' }, input };
-  await client.workflow.start(WORKFLOW_TYPES[TYPE]!, {
-    workflowId: `mandate:${CONTRACT}:${TYPE}:${businessKey}`,
-    taskQueue,
-    args: [start],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    typedSearchAttributes: [
-      { key: MandateContract, value: CONTRACT },
-      { key: MandateClient, value: clientParty },
-      { key: MandateProcess, value: TYPE },
-      { key: MandateStatus, value: 'running' },
-    ],
-  });
+  const start: StartOf<typeof TYPE> = { contractId: CONTRACT, version: 1, processType: TYPE, businessKey, requestedBy: { userId: 'u-hr-lea', partyId: 'martin' }, input };
+  await startProcessWorkflow(client, TYPE, start, { taskQueue, clientId: clientParty });
 }
 
 /**

@@ -1,30 +1,148 @@
-// Who may do what to a task: the rules the API and the workflow's update validator both apply.
-export type TaskKind = 'execute' | 'approve' | 'consult' | 'escalation';
+// Who may do what: the role, party and four-eyes rules that the API and the workflow
+// validators both ask, so a refusal reads the same wherever it is made. Each rule answers
+// a verdict; the API turns a refusal into its problem, a workflow validator into its rejection.
+import type { PartyKind } from './party';
 
-export interface TaskUnderCompletion {
-  kind: TaskKind;
-  partyId: string;
-  /** The user who requested the process run: never its approver (four-eyes). */
-  requestedBy: string;
-}
+export type Verdict = { ok: true } | { ok: false; reason: string };
 
-export interface CompletionBy {
+const allowed: Verdict = Object.freeze({ ok: true });
+const refused = (reason: string): Verdict => ({ ok: false, reason });
+
+/** Who acts: an authenticated key's holder (the API's Principal has this shape). */
+export interface Actor {
   partyId: string;
-  userId: string;
+  partyKind: PartyKind;
+  /** A person's key; absent for an agent's key and the bootstrap key. */
+  userId?: string;
+  agentId?: string;
   roles: readonly string[];
-  decision?: 'approve' | 'reject';
+  /** The deployment's MANDATE_ADMIN_KEY: admin of the provider without being a person. */
+  bootstrap?: true;
 }
 
-/** Why this person may not complete this task, or undefined when they may. */
-export function completionRefusal(task: TaskUnderCompletion, c: CompletionBy): string | undefined {
-  if (c.partyId !== task.partyId) return `the task is assigned to party ${task.partyId}`;
+/** The two parties of a contract that may run its processes. */
+export interface ContractParties {
+  providerId: string;
+  clientId: string;
+}
+
+const holdsAny = (roles: readonly string[], wanted: readonly string[]) => roles.some((r) => wanted.includes(r));
+const OPERATING = ['operator', 'admin'] as const;
+
+/** The roles of which one completes a task of this kind. */
+export function rolesToComplete(kind: string): readonly string[] {
+  return kind === 'approve' ? ['approver'] : ['operator', 'approver', 'admin'];
+}
+
+/** Roles only: may a holder of these roles complete a task of this kind (an assignee, a completion)? */
+export function mayCompleteTask({ kind, roles }: { kind: string; roles: readonly string[] }): Verdict {
+  if (holdsAny(roles, rolesToComplete(kind))) return allowed;
+  return refused(kind === 'approve' ? 'an approval needs the approver role' : 'completing a task needs the operator, approver or admin role');
+}
+
+/** Four-eyes: an approver, who is not the person who requested the process. */
+export function mayApprove({ roles, userId, requestedBy }: { roles: readonly string[]; userId: string; requestedBy: string }): Verdict {
+  const role = mayCompleteTask({ kind: 'approve', roles });
+  if (!role.ok) return role;
+  if (userId === requestedBy) return refused('four-eyes: the user who requested the process cannot approve it');
+  return allowed;
+}
+
+/**
+ * What the workflow's completion validator checks beyond the task being open and the payload's
+ * schema: the task's party, the roles, four-eyes for approvals, and a decision exactly where one is due.
+ */
+export function mayAcceptCompletion(
+  task: { id: string; kind: string; partyId: string },
+  completion: { userId: string; partyId: string; roles: readonly string[]; decision?: string },
+  requestedBy: string,
+): Verdict {
+  if (completion.partyId !== task.partyId) return refused(`task ${task.id} is assigned to party ${task.partyId}`);
   if (task.kind === 'approve') {
-    if (!c.roles.includes('approver')) return 'an approval needs the approver role';
-    if (c.userId === task.requestedBy) return 'four-eyes: the user who requested the process cannot approve it';
-    if (c.decision !== 'approve' && c.decision !== 'reject') return 'decision must be "approve" or "reject"';
-    return undefined;
+    const approver = mayApprove({ roles: completion.roles, userId: completion.userId, requestedBy });
+    if (!approver.ok) return approver;
+    if (completion.decision !== 'approve' && completion.decision !== 'reject') return refused('decision must be "approve" or "reject"');
+    return allowed;
   }
-  if (!c.roles.some((r) => r === 'operator' || r === 'approver' || r === 'admin')) return 'completing a task needs the operator role';
-  if (c.decision !== undefined) return 'decision applies to approval tasks only';
-  return undefined;
+  const role = mayCompleteTask({ kind: task.kind, roles: completion.roles });
+  if (!role.ok) return role;
+  if (completion.decision !== undefined) return refused('decision applies to approval tasks only');
+  return allowed;
+}
+
+/** Tasks are completed by people: an agent's key answers its jobs, not tasks. */
+export function mayCompleteTasks(actor: Pick<Actor, 'userId'>): Verdict {
+  return actor.userId !== undefined ? allowed : refused('tasks are completed by people: use a user key, not an agent key');
+}
+
+/** Reassigning a task of the actor's party: its operators and admins, and its approvers for approvals. */
+export function mayReassignTask({ actor, kind }: { actor: Pick<Actor, 'userId' | 'roles'>; kind: string }): Verdict {
+  if (actor.userId !== undefined && (holdsAny(actor.roles, OPERATING) || (kind === 'approve' && actor.roles.includes('approver')))) return allowed;
+  return refused('reassigning a task needs a user key with the admin or operator role (or approver, for approvals)');
+}
+
+/** An operator (or admin) of the contract's provider or client, acting in person. */
+function operatorOfContract(actor: Actor, contract: ContractParties, doing: string, does: string): Verdict {
+  if (actor.userId === undefined || !holdsAny(actor.roles, OPERATING)) return refused(`${doing} needs a user key with the operator role`);
+  if (actor.partyId !== contract.providerId && actor.partyId !== contract.clientId) return refused(`only the provider or the client of a contract ${does}`);
+  return allowed;
+}
+
+export function mayStartProcess({ actor, contract }: { actor: Actor; contract: ContractParties }): Verdict {
+  return operatorOfContract(actor, contract, 'starting a process', 'starts its processes');
+}
+
+export function mayCancelProcess({ actor, contract }: { actor: Actor; contract: ContractParties }): Verdict {
+  return operatorOfContract(actor, contract, 'cancelling a process', 'cancels its processes');
+}
+
+/** Pausing, resuming and triggering a contract's schedules: the provider's operators and admins, in person. */
+export function mayOperateSchedule({ actor, contract }: { actor: Actor; contract: Pick<ContractParties, 'providerId'> }): Verdict {
+  if (actor.partyId === contract.providerId && actor.userId !== undefined && holdsAny(actor.roles, OPERATING)) return allowed;
+  return refused('operating a schedule needs a user key of the provider with the operator or admin role');
+}
+
+/** Writing contracts is the provider's job: a person of the provider with admin or operator. `doing` names the act in the reason. */
+export function mayWriteContract(actor: Actor, doing = 'writing a contract'): Verdict {
+  if (actor.partyKind === 'provider' && actor.userId !== undefined && holdsAny(actor.roles, OPERATING)) return allowed;
+  return refused(`${doing} needs a user key of the provider with the admin or operator role`);
+}
+
+/** Runbooks are the provider's: its operators and admins register them (the bootstrap key too). */
+export function mayRegisterRunbook(actor: Actor): Verdict {
+  if (actor.partyKind === 'provider' && holdsAny(actor.roles, OPERATING)) return allowed;
+  return refused('registering a runbook needs an operator or admin key of the provider');
+}
+
+/** The agent routes are for agent keys only. */
+export function mayActAsAgent(actor: Pick<Actor, 'agentId' | 'roles'>): Verdict {
+  return actor.agentId !== undefined && actor.roles.includes('agent') ? allowed : refused('the agent routes need an agent key (role agent)');
+}
+
+/** An alert sent with an API key comes from an agent of the contract's provider (its monitoring). */
+export function maySendAlert({ actor, contract }: { actor: Actor; contract: Pick<ContractParties, 'providerId'> }): Verdict {
+  return actor.partyId === contract.providerId && mayActAsAgent(actor).ok ? allowed : refused("monitoring alerts come from an agent of the contract's provider");
+}
+
+/** An admin user key of the provider, or the bootstrap key: administers every party. */
+export function isProviderAdmin(actor: Actor): boolean {
+  return actor.partyKind === 'provider' && actor.roles.includes('admin') && (actor.bootstrap === true || actor.userId !== undefined);
+}
+
+/** A party's users, agents, keys and webhooks: its own admins (in person) and the provider's. */
+export function mayAdministerParty({ actor, partyId }: { actor: Actor; partyId: string }): Verdict {
+  if (isProviderAdmin(actor) || (actor.partyId === partyId && actor.userId !== undefined && actor.roles.includes('admin'))) return allowed;
+  return refused(`administering party ${partyId} needs an admin key of that party or of the provider`);
+}
+
+export function mayCreateParty(actor: Actor): Verdict {
+  return isProviderAdmin(actor) ? allowed : refused('creating a party needs an admin key of the provider (or MANDATE_ADMIN_KEY)');
+}
+
+/** A key carries a subset of its holder's roles; an agent's key has exactly the role agent. */
+export function mayIssueKey({ roles, holder }: { roles: readonly string[]; holder: { userId: string; roles: readonly string[] } | { agentId: string } }): Verdict {
+  if ('agentId' in holder) return roles.length === 1 && roles[0] === 'agent' ? allowed : refused('an agent key has exactly the role agent');
+  const extra = roles.filter((r) => !holder.roles.includes(r));
+  if (extra.length === 0) return allowed;
+  return refused(`user ${holder.userId} does not hold ${extra.join(', ')}: a key carries a subset of its holder's roles`);
 }

@@ -7,16 +7,13 @@ import {
   type Client,
   type ScheduleDescription,
   type ScheduleHandle,
-  type ScheduleOptionsStartWorkflowAction,
   type ScheduleSummary,
-  type Workflow,
 } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Contract } from '../domain/contract';
 import { scheduledStartOf, scheduleIdFor, scheduleIdPrefix, schedulesOf, type ContractSchedule } from '../domain/schedules';
-import type { ProcessStart } from '../workflows/definitions';
-import { WORKFLOW_TYPES } from '../workflows/registry';
-import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../workflows/search-attributes';
+import { MandateContract } from '../workflows/search-attributes';
+import { PROCESS_WORKFLOWS, scheduledRunAction } from './start';
 
 export interface SyncInput {
   client: Client;
@@ -24,7 +21,7 @@ export interface SyncInput {
   contract: Pick<Contract, 'id' | 'parties' | 'schedules' | 'maintenanceWindows'>;
   contractVersion: number;
   log?: Pick<Logger, 'info' | 'warn'>;
-  /** Process key → workflow type; defaults to WORKFLOW_TYPES (tests pass their own). */
+  /** Process key → workflow type; defaults to PROCESS_WORKFLOWS (tests pass their own). */
   workflowTypes?: Readonly<Record<string, string>>;
 }
 
@@ -55,25 +52,11 @@ export async function listContractScheduleIds(client: Client, contractId: string
   return ids;
 }
 
-function actionOf(input: SyncInput, s: ContractSchedule, workflowType: string): ScheduleOptionsStartWorkflowAction<Workflow> {
+function actionOf(input: SyncInput, s: ContractSchedule, workflowType: string) {
   const start = scheduledStartOf(input.contract, input.contractVersion, s);
-  const args: [ProcessStart] = [start];
-  const client = input.contract.parties.find((p) => p.kind === 'client')?.id ?? '';
-  return {
-    type: 'startWorkflow',
-    workflowType,
-    taskQueue: input.taskQueue,
-    // Temporal appends `-<scheduled time>`: mandate:<contract>:<process>:scheduled-2027-03-08T01:00:00Z.
-    workflowId: `mandate:${input.contract.id}:${s.process}:scheduled`,
-    args,
-    memo: { specHash: s.specHash, contractVersion: input.contractVersion, schedule: s.name } satisfies ScheduleMemo,
-    typedSearchAttributes: [
-      { key: MandateContract, value: input.contract.id },
-      { key: MandateClient, value: client },
-      { key: MandateProcess, value: s.process },
-      { key: MandateStatus, value: 'running' },
-    ],
-  };
+  const clientId = input.contract.parties.find((p) => p.kind === 'client')?.id ?? '';
+  const memo: ScheduleMemo = { specHash: s.specHash, contractVersion: input.contractVersion, schedule: s.name };
+  return scheduledRunAction(workflowType, start, { taskQueue: input.taskQueue, clientId }, { ...memo });
 }
 
 const policiesOf = (s: ContractSchedule) => ({ overlap: s.overlapPolicy, catchupWindow: s.catchupWindowMs });
@@ -100,7 +83,7 @@ async function describeOrUndefined(handle: ScheduleHandle): Promise<ScheduleDesc
  */
 export async function syncContractSchedules(input: SyncInput): Promise<SyncResult> {
   const { client, contract, log } = input;
-  const types = input.workflowTypes ?? WORKFLOW_TYPES;
+  const types: Readonly<Record<string, string>> = input.workflowTypes ?? PROCESS_WORKFLOWS;
   const result: SyncResult = { created: [], updated: [], deleted: [], unchanged: [], skipped: [] };
   const listed = new Set(await listContractScheduleIds(client, contract.id));
   const wanted = new Set<string>();

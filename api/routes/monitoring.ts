@@ -7,9 +7,11 @@ import { z } from 'zod';
 import type { Principal } from '../../db/api-keys';
 import { getContract } from '../../db/contracts';
 import type { ApiDeps } from '../app';
-import { forbiddenAction, notFound, unauthorized } from '../errors';
+import { maySendAlert } from '../../domain/authorization';
+import { notFound, unauthorized } from '../errors';
 import type { ApiSpec } from '../spec';
 import { ProcessView } from '../schemas';
+import { authorize } from '../services/authorize';
 import { receiveAlert, verifySignature, type AlertSender } from '../services/incidents';
 import { processView } from '../views';
 
@@ -75,10 +77,8 @@ async function authenticateAlert(deps: ApiDeps, principal: Principal | undefined
   const contract = await getContract(deps.db, contractId);
   if (principal) {
     if (!contract || !contract.party_ids.includes(principal.partyId)) throw notFound(`contract ${contractId}`);
-    if (principal.partyId !== contract.provider_id || !principal.agentId || !principal.roles.includes('agent')) {
-      throw forbiddenAction("monitoring alerts come from an agent of the contract's provider");
-    }
-    return { via: `agent:${principal.agentId}`, requestedBy: { userId: `agent:${principal.agentId}`, partyId: principal.partyId } };
+    authorize(maySendAlert({ actor: principal, contract: { providerId: contract.provider_id } }));
+    return { via: `agent:${principal.agentId!}`, requestedBy: { userId: `agent:${principal.agentId}`, partyId: principal.partyId } };
   }
   // An unknown contract has no secret: 401 like a wrong signature, so existence never leaks.
   const secrets = contract ? (deps.monitoringSecrets?.(contractId) ?? []) : [];

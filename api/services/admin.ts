@@ -9,20 +9,13 @@ import { createAgent, createParty, createUser, findProviderParty, getAgent, getP
 import type { AgentRow, PartyRow, Schema, UserRow, WebhookSubscriptionRow } from '../../db/schema';
 import type { SecretBox } from '../../db/secret-box';
 import { createWebhookSubscription } from '../../db/webhooks';
-import { badRequest, conflict, forbiddenAction, notFound, unprocessable } from '../errors';
+import { isProviderAdmin, mayAdministerParty, mayCreateParty, mayIssueKey } from '../../domain/authorization';
+import { badRequest, conflict, notFound, unprocessable } from '../errors';
+import { authorize } from './authorize';
 import type { CreateAgent, CreateParty, CreateUser, CreateWebhook, IssueApiKey } from '../schemas/admin';
 import { decodeCursor } from '../views';
 
 const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
-
-/** An admin user key of the provider, or the bootstrap key. */
-export function isProviderAdmin(principal: Principal): boolean {
-  return principal.partyKind === 'provider' && principal.roles.includes('admin') && (principal.bootstrap === true || principal.userId !== undefined);
-}
-
-function administers(principal: Principal, partyId: string): boolean {
-  return isProviderAdmin(principal) || (principal.partyId === partyId && principal.userId !== undefined && principal.roles.includes('admin'));
-}
 
 /** A page of the parties the caller sees: all of them for the provider's admins, else its own and its contracts' parties. */
 export async function visiblePartiesPage(db: Kysely<Schema>, principal: Principal, page: IdPage): Promise<{ parties: PartyRow[]; more: boolean }> {
@@ -54,14 +47,14 @@ export async function visibleParty(db: Kysely<Schema>, principal: Principal, par
 /** The party, when the caller administers it: 404 when invisible, 403 when visible only. */
 export async function administeredParty(db: Kysely<Schema>, principal: Principal, partyId: string): Promise<PartyRow> {
   const party = await visibleParty(db, principal, partyId);
-  if (!administers(principal, partyId)) throw forbiddenAction(`administering party ${partyId} needs an admin key of that party or of the provider`);
+  authorize(mayAdministerParty({ actor: principal, partyId }));
   return party;
 }
 
 const fieldProblem = (slug: string, title: string, path: string, message: string) => unprocessable(slug, title, message, { errors: [{ path, message }] });
 
 export async function addParty(db: Kysely<Schema>, principal: Principal, input: CreateParty): Promise<PartyRow> {
-  if (!isProviderAdmin(principal)) throw forbiddenAction("creating a party needs an admin key of the provider (or MANDATE_ADMIN_KEY)");
+  authorize(mayCreateParty(principal));
   const oneProvider = async () => {
     const provider = input.kind === 'provider' ? await findProviderParty(db) : undefined;
     if (provider) throw conflict(`this deployment is run by provider ${provider.id}: there is one provider per deployment`);
@@ -96,12 +89,13 @@ export async function addApiKey(db: Kysely<Schema>, partyId: string, input: Issu
   if (input.userId !== undefined) {
     const user = await getUser(db, input.userId);
     if (!user || user.party_id !== partyId) throw fieldProblem('unknown-holder', 'Unknown key holder', 'body.userId', `${input.userId} is not a user of party ${partyId}`);
-    const extra = input.roles.filter((r) => !user.roles.includes(r));
-    if (extra.length > 0) throw fieldProblem('roles-not-held', 'Roles not held', 'body.roles', `user ${user.id} does not hold ${extra.join(', ')}: a key carries a subset of its holder's roles`);
+    const held = mayIssueKey({ roles: input.roles, holder: { userId: user.id, roles: user.roles } });
+    if (!held.ok) throw fieldProblem('roles-not-held', 'Roles not held', 'body.roles', held.reason);
   } else {
     const agent = input.agentId === undefined ? undefined : await getAgent(db, input.agentId);
     if (!agent || agent.party_id !== partyId) throw fieldProblem('unknown-holder', 'Unknown key holder', 'body.agentId', `${input.agentId} is not an agent of party ${partyId}`);
-    if (input.roles.length !== 1 || input.roles[0] !== 'agent') throw fieldProblem('roles-not-held', 'Roles not held', 'body.roles', 'an agent key has exactly the role agent');
+    const held = mayIssueKey({ roles: input.roles, holder: { agentId: agent.id } });
+    if (!held.ok) throw fieldProblem('roles-not-held', 'Roles not held', 'body.roles', held.reason);
   }
   const holder = input.userId !== undefined ? { userId: input.userId } : { agentId: input.agentId! };
   const issued = await issueApiKey(db, { partyId, roles: input.roles, ...holder });

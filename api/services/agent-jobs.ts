@@ -15,7 +15,9 @@ import { getContractVersion } from '../../db/contracts';
 import { elapsedMs } from '../../domain/deadline';
 import { isoSeconds, jsonBytes, RESULT_OUTPUT_LIMIT_BYTES, type AgentJob, type AgentResult, type HeartbeatAnswer } from '../../agent/protocol';
 import { agentJobPickedUpSignal } from '../../workflows/definitions';
-import { conflict, forbiddenAction, notFound, Problem } from '../errors';
+import { mayActAsAgent } from '../../domain/authorization';
+import { conflict, notFound, Problem } from '../errors';
+import { authorize } from './authorize';
 
 export interface AgentJobDeps {
   db: Kysely<Schema>;
@@ -31,8 +33,8 @@ const MIN_HEARTBEAT_EVERY_MS = 500;
 
 /** The agent behind the key, or 403: the agent routes are for agent keys only. */
 export function requireAgent(principal: Principal): string {
-  if (!principal.agentId || !principal.roles.includes('agent')) throw forbiddenAction('the agent routes need an agent key (role agent)');
-  return principal.agentId;
+  authorize(mayActAsAgent(principal));
+  return principal.agentId!;
 }
 
 /** A job of the caller's party, or 404 (another party's job does not exist for it). */

@@ -11,7 +11,9 @@ import { inTransaction } from '../../db/transaction';
 import { parseContract, type Contract } from '../../domain/contract';
 import { coverageReport, type Coverage } from '../../domain/coverage';
 import type { TemporalHandle } from '../../temporal/client';
-import { badRequest, conflict, forbiddenAction, notFound, unprocessable, type FieldError } from '../errors';
+import { mayWriteContract } from '../../domain/authorization';
+import { badRequest, conflict, notFound, unprocessable, type FieldError } from '../errors';
+import { authorize } from './authorize';
 import { deleteSchedulesOf, syncSchedulesOf } from './schedules';
 
 export interface ContractDeps {
@@ -40,12 +42,10 @@ export const contractHooks = {
 const ACTIVATABLE_FROM: ContractStatus[] = ['draft', 'transition'];
 const TERMINABLE_FROM: ContractStatus[] = ['draft', 'transition', 'active', 'reversibility'];
 
-/** Writing contracts is the provider's job: a person of the provider with admin or operator. */
-function requireProviderOperator(principal: Principal, action: string): string {
-  if (principal.partyKind !== 'provider' || !principal.userId || !principal.roles.some((r) => r === 'admin' || r === 'operator')) {
-    throw forbiddenAction(`${action} needs a user key of the provider with the admin or operator role`);
-  }
-  return principal.userId;
+/** The person of the provider who writes the contract (domain/authorization.ts mayWriteContract), or 403. */
+function requireProviderOperator(principal: Principal, doing: string): string {
+  authorize(mayWriteContract(principal, doing));
+  return principal.userId!;
 }
 
 /** A contract the principal's party is part of, or 404. */

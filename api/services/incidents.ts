@@ -2,7 +2,7 @@
 // of an open incident land in its workflow (signalWithStart: journaled and counted); once
 // it ended, the next alert opens `<alertKey>#2`, then `#3`, decided from the process index.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { sql, type Kysely } from 'kysely';
 import type { Schema, ProcessRow } from '../../db/schema';
 import { getContract, getContractVersion } from '../../db/contracts';
@@ -10,10 +10,9 @@ import { registerProcess } from '../../db/processes';
 import { parseContract } from '../../domain/contract';
 import { coverage } from '../../domain/coverage';
 import { IncidentInput } from '../../domain/catalogue';
-import { incidentAlertSignal, type IncidentAlert, type ProcessStart } from '../../workflows/definitions';
-import { WORKFLOW_TYPES } from '../../workflows/registry';
-import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../../workflows/search-attributes';
+import type { IncidentAlert } from '../../workflows/definitions';
 import type { TemporalHandle } from '../../temporal/client';
+import { processIdFor, signalWithStartIncident, type StartOf } from '../../temporal/start';
 import { badRequest, fieldErrors, Problem, unprocessable } from '../errors';
 import { countProcessStarted } from '../observability';
 
@@ -112,7 +111,7 @@ export async function receiveAlert(
       const ordinal = latest ? ordinalOf(alert.alertKey, latest.business_key) + 1 : 1;
       const businessKey = ordinal === 1 ? alert.alertKey : `${alert.alertKey}#${ordinal}`;
       target = await registerProcess(db, {
-        id: `mandate:${contractId}:incident:${businessKey}`,
+        id: processIdFor(contractId, 'incident', businessKey),
         contractId,
         contractVersion: contract.current_version,
         processType: 'incident',
@@ -123,7 +122,7 @@ export async function receiveAlert(
       if (target.process.status !== 'running') continue;
     }
     const { process } = target;
-    const start: ProcessStart = {
+    const start: StartOf<'incident'> = {
       contractId,
       version: process.contract_version,
       processType: 'incident',
@@ -132,20 +131,7 @@ export async function receiveAlert(
       input: input.data,
     };
     try {
-      await temporal.client.workflow.signalWithStart(WORKFLOW_TYPES.incident ?? 'incident', {
-        workflowId: process.id,
-        taskQueue: temporal.taskQueue,
-        args: [start],
-        signal: incidentAlertSignal,
-        signalArgs: [signal],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [
-          { key: MandateContract, value: contractId },
-          { key: MandateClient, value: contract.client_id },
-          { key: MandateProcess, value: 'incident' },
-          { key: MandateStatus, value: 'running' },
-        ],
-      });
+      await signalWithStartIncident(temporal.client, start, { taskQueue: temporal.taskQueue, clientId: contract.client_id }, signal);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         // Closed in Temporal: its row says so once the run's last write landed; read again.

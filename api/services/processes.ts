@@ -1,5 +1,5 @@
 // Starting a process: the API validates and records, Temporal runs, the workflow decides.
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../../db/schema';
 import type { Principal } from '../../db/api-keys';
@@ -7,13 +7,14 @@ import type { ContractWithParties } from '../../db/contracts';
 import { contractHint, getParsedContractVersion, readContract } from '../../db/contract-cache';
 import { getProcess as getProcessRow, registerProcess, registerProcessUnderContract } from '../../db/processes';
 import type { ContractStatus, ProcessRow } from '../../db/schema';
+import { mayCancelProcess, mayStartProcess } from '../../domain/authorization';
 import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
-import { WORKFLOW_TYPES } from '../../workflows/registry';
-import { MandateClient, MandateContract, MandateProcess, MandateStatus } from '../../workflows/search-attributes';
 import type { TemporalHandle } from '../../temporal/client';
-import { badRequest, conflict, fieldErrors, forbiddenAction, notFound, unprocessable } from '../errors';
+import { isProcessKey, PROCESS_WORKFLOWS, processIdFor, startProcessWorkflow, type ProcessKey } from '../../temporal/start';
+import { badRequest, conflict, fieldErrors, notFound, unprocessable } from '../errors';
+import { authorize } from './authorize';
 import { countProcessStarted } from '../observability';
 import { resolveRunbookStart } from './runbooks';
 
@@ -34,13 +35,9 @@ const START_RESOLVERS: Readonly<Record<string, StartResolver>> = {
   runbook: resolveRunbookStart,
 };
 
-export function processIdFor(contractId: string, type: string, businessKey: string): string {
-  return `mandate:${contractId}:${type}:${businessKey}`;
-}
-
 interface StartPlan {
   contract: ContractWithParties;
-  workflowType: string;
+  processKey: ProcessKey;
   input: unknown;
 }
 
@@ -49,19 +46,14 @@ const STARTABLE: readonly ContractStatus[] = ['active', 'transition'];
 /** Every check of a start against one reading of the contract; throws the problem the caller gets. */
 async function planStart(db: Kysely<Schema>, principal: Principal, contractId: string, contract: ContractWithParties | undefined, request: StartRequest): Promise<StartPlan> {
   if (!contract || !contract.party_ids.includes(principal.partyId)) throw notFound(`contract ${contractId}`);
-  if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
-    throw forbiddenAction('starting a process needs a user key with the operator role');
-  }
-  if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
-    throw forbiddenAction('only the provider or the client of a contract starts its processes');
-  }
+  authorize(mayStartProcess({ actor: principal, contract: { providerId: contract.provider_id, clientId: contract.client_id } }));
   if (!STARTABLE.includes(contract.status)) {
     throw unprocessable('contract-not-active', 'Contract not active', `contract ${contractId} is ${contract.status}: processes run only under an active contract`);
   }
-  const definition = getProcess(request.type);
-  const workflowType = WORKFLOW_TYPES[request.type];
-  if (!definition || !workflowType) {
-    throw unprocessable('unknown-process', 'Unknown process type', `"${request.type}" is not a process of the catalogue`, { known: Object.keys(WORKFLOW_TYPES) });
+  const processKey = request.type;
+  const definition = getProcess(processKey);
+  if (!definition || !isProcessKey(processKey)) {
+    throw unprocessable('unknown-process', 'Unknown process type', `"${request.type}" is not a process of the catalogue`, { known: Object.keys(PROCESS_WORKFLOWS) });
   }
   const document = await getParsedContractVersion(db, contractId, contract.current_version);
   if (!document) throw new Error(`contract ${contractId} v${contract.current_version} is missing`);
@@ -78,7 +70,7 @@ async function planStart(db: Kysely<Schema>, principal: Principal, contractId: s
   }
   const input = resolved.definition.input.safeParse(resolved.input);
   if (!input.success) throw badRequest(`the input of ${request.type} is invalid`, fieldErrors(input.error, 'body.input'));
-  return { contract, workflowType, input: input.data };
+  return { contract, processKey, input: input.data };
 }
 
 export async function startProcess(
@@ -119,29 +111,13 @@ export async function startProcess(
   const start: ProcessStart = {
     contractId,
     version: registered.process.contract_version,
-    processType: request.type,
+    processType: plan.processKey,
     businessKey: request.businessKey,
     requestedBy: { userId: registered.process.requested_by, partyId: registered.process.requested_by_party },
+    // Checked by the definition's input schema in planStart.
     input: plan.input,
   };
-  try {
-    await temporal.client.workflow.start(plan.workflowType, {
-      workflowId: id,
-      taskQueue: temporal.taskQueue,
-      args: [start],
-      // A retry after a crash between the insert and the start attaches to the same run.
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: MandateContract, value: contractId },
-        { key: MandateClient, value: plan.contract.client_id },
-        { key: MandateProcess, value: request.type },
-        { key: MandateStatus, value: 'running' },
-      ],
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
+  await startProcessWorkflow(temporal.client, plan.processKey, start, { taskQueue: temporal.taskQueue, clientId: plan.contract.client_id });
   if (registered.created) countProcessStarted(request.type);
   return registered;
 }
@@ -154,15 +130,10 @@ export async function cancelProcess(
   contract: { provider_id: string; client_id: string },
   reason: string,
 ): Promise<ProcessRow> {
-  if (!principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
-    throw forbiddenAction('cancelling a process needs a user key with the operator role');
-  }
-  if (principal.partyId !== contract.provider_id && principal.partyId !== contract.client_id) {
-    throw forbiddenAction('only the provider or the client of a contract cancels its processes');
-  }
+  authorize(mayCancelProcess({ actor: principal, contract: { providerId: contract.provider_id, clientId: contract.client_id } }));
   if (process.status !== 'running') throw conflict(`process ${process.id} is ${process.status}: only a running process is cancelled`, { status: process.status });
   const handle = deps.temporal.client.workflow.getHandle(process.id);
-  const request: CancelRequest = { reason, userId: principal.userId, partyId: principal.partyId };
+  const request: CancelRequest = { reason, userId: principal.userId!, partyId: principal.partyId };
   try {
     await handle.signal(cancelProcessSignal, request);
     await handle.cancel();

@@ -7,13 +7,13 @@ import { getRunbook, registerRunbook, type RegisterRunbookInput } from '../../db
 import type { RunbookRow, Schema } from '../../db/schema';
 import { PROCESSES, SERVICES, type ProcessDefinition } from '../../domain/catalogue';
 import { runbookActivityKeys, RunbookStart, validateRunbook, validateRunbookInput, type Runbook } from '../../domain/runbook';
-import { badRequest, fieldErrors, forbiddenAction, unprocessable } from '../errors';
+import { mayRegisterRunbook } from '../../domain/authorization';
+import { badRequest, fieldErrors, unprocessable } from '../errors';
+import { authorize } from './authorize';
 
 /** Provider operators and admins register; a malformed runbook is 422 with the JSON pointer of each fault. */
 export async function registerRunbookDocument(db: Kysely<Schema>, principal: Principal, document: unknown): Promise<{ runbook: RunbookRow; created: boolean }> {
-  if (principal.partyKind !== 'provider' || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
-    throw forbiddenAction('registering a runbook needs an operator or admin key of the provider');
-  }
+  authorize(mayRegisterRunbook(principal));
   const checked = validateRunbook(document, Object.keys(SERVICES));
   if (!checked.ok) {
     throw unprocessable('invalid-runbook', 'Invalid runbook', `the runbook has ${checked.faults.length} fault(s); each path is a JSON pointer into the document`, {

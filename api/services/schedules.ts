@@ -5,11 +5,13 @@ import type { Logger } from 'pino';
 import type { Principal } from '../../db/api-keys';
 import { getContract, getContractVersion, type ContractWithParties } from '../../db/contracts';
 import type { ContractRow, Schema } from '../../db/schema';
+import { mayOperateSchedule } from '../../domain/authorization';
 import { ContractDocument } from '../../domain/contract-document';
 import { describeCalendar, schedulesOf, type ContractSchedule } from '../../domain/schedules';
 import type { TemporalHandle } from '../../temporal/client';
 import { deleteContractSchedules, describeSchedule, syncContractSchedules, type ScheduleMemo, type SyncResult } from '../../temporal/schedules';
-import { conflict, forbiddenAction, notFound } from '../errors';
+import { conflict, notFound } from '../errors';
+import { authorize } from './authorize';
 
 export interface ScheduleDeps {
   db: Kysely<Schema>;
@@ -83,9 +85,7 @@ export async function operableSchedule(deps: ScheduleDeps, principal: Principal,
   const document = await documentOf(deps.db, contractId, contract.current_version);
   const schedule = schedulesOf(document).find((s) => s.name === name);
   if (!schedule) throw notFound(`schedule ${name} of contract ${contractId}`);
-  if (principal.partyId !== contract.provider_id || !principal.userId || !principal.roles.some((r) => r === 'operator' || r === 'admin')) {
-    throw forbiddenAction('operating a schedule needs a user key of the provider with the operator or admin role');
-  }
+  authorize(mayOperateSchedule({ actor: principal, contract: { providerId: contract.provider_id } }));
   if (!(await describeSchedule(deps.temporal.client, contractId, name))) {
     throw conflict(`schedule ${name} does not run: contract ${contractId} is ${contract.status}`, { status: contract.status });
   }

@@ -15,7 +15,9 @@ import { assignTask, claimTask, getTask, listCompletingTasks, reopenTask, settle
 import { getUser } from '../../db/parties';
 import type { TaskRow } from '../../db/schema';
 import { completeTaskUpdate, type TaskCompletion } from '../../workflows/definitions';
+import { mayCompleteTask, mayReassignTask, rolesToComplete } from '../../domain/authorization';
 import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
+import { authorize } from './authorize';
 
 export interface CompletionRequest {
   decision?: 'approve' | 'reject';
@@ -138,24 +140,19 @@ export async function reconcileCompletingTasks(deps: { db: Kysely<Schema>; clien
   return stuck.length;
 }
 
-/** The roles that may complete a kind of task: the workflow's validator checks the same. */
-function canComplete(kind: TaskRow['kind'], roles: readonly string[]): boolean {
-  return kind === 'approve' ? roles.includes('approver') : roles.some((r) => r === 'operator' || r === 'approver' || r === 'admin');
-}
-
 /** Assigns an open task of my party to one of its users able to complete it. */
 export async function reassignTask(db: Kysely<Schema>, principal: Principal, taskId: string, userId: string): Promise<TaskRow> {
   const task = await getTask(db, taskId);
   if (!task || task.party_id !== principal.partyId) throw notFound(`task ${taskId}`);
-  const mayAssign = principal.userId !== undefined && (principal.roles.some((r) => r === 'admin' || r === 'operator') || (task.kind === 'approve' && principal.roles.includes('approver')));
-  if (!mayAssign) throw forbiddenAction('reassigning a task needs a user key with the admin or operator role (or approver, for approvals)');
+  authorize(mayReassignTask({ actor: principal, kind: task.kind }));
   const user = await getUser(db, userId);
   // Another party's user is not named: it is simply not a user of mine.
   if (!user || user.party_id !== principal.partyId) {
     throw unprocessable('invalid-assignee', 'Invalid assignee', `${userId} is not a user of party ${principal.partyId}`, { errors: [{ path: 'body.userId', message: 'not a user of your party' }] });
   }
-  if (!canComplete(task.kind, user.roles)) {
-    const needed = task.kind === 'approve' ? 'approver' : 'operator, approver or admin';
+  // The workflow's validator asks the same rule when the assignee completes it.
+  if (!mayCompleteTask({ kind: task.kind, roles: user.roles }).ok) {
+    const needed = rolesToComplete(task.kind).join(', ').replace(/, ([^,]+)$/, ' or $1');
     throw unprocessable('invalid-assignee', 'Invalid assignee', `${userId} cannot complete a ${task.kind} task: it needs the ${needed} role`, { errors: [{ path: 'body.userId', message: `needs the ${needed} role` }] });
   }
   const assigned = await assignTask(db, { taskId, partyId: principal.partyId, userId });

@@ -5,7 +5,7 @@
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { TaskOpening } from '../../activities/engine';
-import { completionRefusal } from '../../domain/authorization';
+import { mayAcceptCompletion } from '../../domain/authorization';
 import type { TaskCompleted, TaskCompletion } from '../definitions';
 import type { ProcessJournal } from './journal';
 import { nowIso } from './time';
@@ -104,8 +104,8 @@ export class TaskInbox {
     }
     const task = this.pending.get(c.taskId);
     if (!task || task.answer) throw refused(`task ${c.taskId} is not open in this process`);
-    const refusal = completionRefusal({ kind: task.opening.kind, partyId: task.opening.partyId, requestedBy: this.requestedBy }, c);
-    if (refusal) throw refused(refusal);
+    const verdict = mayAcceptCompletion(task.opening, c, this.requestedBy);
+    if (!verdict.ok) throw refused(verdict.reason);
     if (task.completion) {
       const parsed = task.completion.safeParse(c.payload ?? {});
       if (!parsed.success) {
