@@ -56,11 +56,12 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     const state: IncidentState = saved?.state ?? { openedAt: new Date(openedAt).toISOString(), priority: input.priority, triaged: false, alerts: { count: 0 }, reopened: 0 };
     wf.setHandler(incidentStateQuery, () => state);
     // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
-    wf.setHandler(incidentAlertSignal, async (alert) => {
+    wf.setHandler(incidentAlertSignal, (alert) => {
       state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
       const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
-      run.note({ event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } });
-      if (!opening) await run.attest();
+      const entry = { event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } };
+      if (opening) run.note(entry);
+      else run.attestSoon(entry);
     });
 
     // Unknown assets stay in the details: routing by asset needs one of the contract's scope.

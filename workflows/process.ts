@@ -95,8 +95,10 @@ export async function runProcess<I, O>(given: ProcessStart, definition: ProcessD
 async function continueAsNew(run: ProcessRun): Promise<never> {
   await wf.condition(wf.allHandlersFinished);
   run.note({ event: 'process.continued', data: { run: (run.resumed?.run ?? 0) + 1, historyLength: wf.workflowInfo().historyLength, openTaskIds: run.inbox.openTaskIds() } });
-  await run.attest();
-  await wf.condition(wf.allHandlersFinished);
+  // Signals keep coming meanwhile: from here on what they note is carried, not written, and the
+  // next run writes it first, so the numbering has no gap and a flood cannot hold the hand-over.
+  run.journal.hold();
+  await wf.condition(() => run.journal.isDrained() && wf.allHandlersFinished());
   return wf.continueAsNew({ ...run.start, resume: run.carry() });
 }
 

@@ -35,6 +35,9 @@ export class ProcessJournal {
   /** Effects a finished step left to be written with the next write (see defer). */
   private deferred: Effects = {};
   private writes: Promise<void> = Promise.resolve();
+  private queued?: Promise<void>;
+  private inFlight = 0;
+  private held = false;
   /** Set when the database refused even a cleaned copy of a write: entries are no longer written. */
   private broken = false;
   /** Steps running now: more than one (parallel steps) means writes must not overtake each other. */
@@ -52,6 +55,31 @@ export class ProcessJournal {
   /** The sequence number of the last entry numbered (carried across continue-as-new). */
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /**
+   * The run is handing over: writes asked for from now on are kept for the next run (which
+   * writes them first), so a stream of signals cannot hold the hand-over open.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** No write is in flight (none can start once held). */
+  isDrained(): boolean {
+    return this.inFlight === 0;
+  }
+
+  /** What the next run writes first: entries numbered and effects deferred but not yet written. */
+  unwritten(): { entries: JournalInput[]; effects: Effects } {
+    const { processId: _p, entries, ...effects } = this.take();
+    return { entries, effects };
+  }
+
+  /** Takes back what the previous run left unwritten (before anything of this run is numbered). */
+  takeBack(unwritten: { entries: JournalInput[]; effects: Effects }): void {
+    this.buffered = [...unwritten.entries, ...this.buffered];
+    this.deferred = mergeEffects(unwritten.effects, this.deferred);
   }
 
   /** Numbers an entry; it is written with the next write. */
@@ -76,7 +104,21 @@ export class ProcessJournal {
    */
   async write(effects: Effects = {}): Promise<void> {
     if (!this.isDurable) return this.writeLegacy(effects);
-    const write = this.writes.then(() => this.writeNow(this.take(effects)));
+    // A write queued behind one in flight takes everything noted until it starts: writes asked
+    // for meanwhile (a burst of alerts) join it instead of each costing an activity.
+    this.defer(effects);
+    if (this.held) return;
+    if (this.queued) return this.queued;
+    this.inFlight++;
+    const write = this.writes
+      .then(() => {
+        this.queued = undefined;
+        return this.writeNow(this.take());
+      })
+      .finally(() => {
+        this.inFlight--;
+      });
+    this.queued = write;
     this.writes = write.catch(() => undefined);
     await write;
   }

@@ -15,6 +15,8 @@ export interface ProcessCarry {
   /** How many runs came before this one. */
   run: number;
   seq: number;
+  /** Entries and effects the previous run numbered but did not write: this run writes them first. */
+  unwritten: ReturnType<ProcessJournal['unwritten']>;
   steps: ProcessState['steps'];
   clock?: ClockCarry;
   inbox: InboxCarry;
@@ -72,6 +74,7 @@ export class ProcessRun {
     });
     this.inbox = new TaskInbox(this.processId, start.requestedBy.userId, this.journal);
     if (start.resume) {
+      this.journal.takeBack(start.resume.unwritten);
       if (start.resume.clock) this.clock.resume(start.resume.clock);
       this.inbox.takeBack(start.resume.inbox);
       this.checkpoint = start.resume.checkpoint;
@@ -107,6 +110,22 @@ export class ProcessRun {
     this.clock.holdBy(partyId);
   }
 
+  /**
+   * Like attest, for signal handlers: the write starts now but nothing waits for it, so the
+   * handler ends at once (a run hands over only once every handler finished, and a flood of
+   * signals would otherwise keep one always running). A failed write fails the process at its
+   * next wait.
+   */
+  attestSoon(entry: JournalEntry): void {
+    this.journal.append(entry);
+    this.journal.write().catch((err: unknown) => {
+      this.failure ??= err;
+    });
+  }
+
+  /** A write started by attestSoon failed: thrown by the next wait. */
+  private failure: unknown = undefined;
+
   /** The budget is spent and the process said where it stands: the next resumable wait hands over. */
   mustContinue(): boolean {
     if (!this.journal.isDurable || this.checkpoint === undefined) return false;
@@ -119,11 +138,15 @@ export class ProcessRun {
    * can take back) is cut short when the run must continue as new.
    */
   async until(done: () => boolean, timeoutMs?: number, { resumable = false } = {}): Promise<boolean> {
-    const interrupted = () => resumable && this.mustContinue();
-    if (interrupted()) throw new ContinueAsNewRequested();
+    const interrupted = () => this.failure !== undefined || (resumable && this.mustContinue());
+    const raise = () => {
+      if (this.failure !== undefined) throw this.failure;
+      throw new ContinueAsNewRequested();
+    };
+    if (interrupted()) raise();
     const ended = timeoutMs === undefined ? (await wf.condition(() => done() || interrupted()), true) : await wf.condition(() => done() || interrupted(), timeoutMs);
     if (done()) return true;
-    if (interrupted()) throw new ContinueAsNewRequested();
+    if (interrupted()) raise();
     return ended;
   }
 
@@ -132,6 +155,7 @@ export class ProcessRun {
     return {
       run: (this.resumed?.run ?? 0) + 1,
       seq: this.journal.lastSeq,
+      unwritten: this.journal.unwritten(),
       steps: this.state.steps,
       ...(this.clock.carry() && { clock: this.clock.carry() }),
       inbox: this.inbox.carry(),
