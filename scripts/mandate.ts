@@ -23,6 +23,7 @@ import { API_KEY_CHANNEL } from '../db/notifications';
 import { findProviderParty } from '../db/parties';
 import { createLogger } from '../api/observability';
 import { reconcileCompletingTasks } from '../api/services/tasks';
+import { reconcileClosedProcesses } from '../api/services/process-reconciler';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
@@ -152,8 +153,12 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
       const address = server.address();
       apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : config.PORT}`;
       // Completions the workflow did not confirm in time are delivered again, same update id.
+      // Processes closed with Temporal's own tools: the database follows (a full pass at start).
+      const closed = (since?: Date) => reconcileClosedProcesses({ db: apiDeps.db, client: temporal.client, log }, since).catch((err: unknown) => log.warn({ err }, 'closed-process reconciliation failed'));
+      void closed();
       const timer = setInterval(() => {
         reconcileCompletingTasks({ ...apiDeps, client: temporal.client, updateWaitMs: 10_000 }, 30_000).catch((err: unknown) => log.warn({ err }, 'task reconciliation failed'));
+        void closed(new Date(Date.now() - 60 * 60_000));
       }, 15_000);
       timer.unref();
       stops.push(async () => clearInterval(timer));
