@@ -40,33 +40,51 @@ export function printable(text: string): string {
   return text.replace(UNSTORABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A place in the walked value: its key and its parent, so a path is only built for an issue. */
+interface Place {
+  key: string | number;
+  parent: Place | undefined;
+}
+
+function pathOf(place: Place | undefined, last?: string): (string | number)[] {
+  const path: (string | number)[] = last === undefined ? [] : [last];
+  for (let at = place; at; at = at.parent) path.push(at.key);
+  return path.reverse();
+}
+
 /**
  * Every string (object keys included) of a JSON-like value that PostgreSQL cannot store, and
- * nesting past `maxDepth`. Walks without recursion, so no depth can overflow the stack.
+ * nesting past `maxDepth`. Walks without recursion or path copies, so no depth overflows the
+ * stack or costs more than its size.
  */
 export function findUnstorable(value: unknown, options: UnstorableOptions = {}): UnstorableIssue[] {
   const maxIssues = options.maxIssues ?? 20;
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
   const issues: UnstorableIssue[] = [];
-  const stack: { value: unknown; path: (string | number)[]; depth: number }[] = [{ value, path: [], depth: 0 }];
+  // A key that is itself unstorable waits on the stack as a ready issue, to keep document order.
+  const stack: { value: unknown; place: Place | undefined; depth: number; keyIssue?: UnstorableIssue }[] = [{ value, place: undefined, depth: 0 }];
   while (stack.length > 0 && issues.length < maxIssues) {
-    const { value: current, path, depth } = stack.pop()!;
+    const { value: current, place, depth, keyIssue } = stack.pop()!;
+    if (keyIssue) {
+      issues.push(keyIssue);
+      continue;
+    }
     if (typeof current === 'string') {
       const reason = unstorableReason(current);
-      if (reason) issues.push({ path, message: reason });
+      if (reason) issues.push({ path: pathOf(place), message: reason });
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
     if (depth + 1 > maxDepth) {
-      issues.push({ path, message: `nested deeper than ${maxDepth} levels` });
+      issues.push({ path: pathOf(place), message: `nested deeper than ${maxDepth} levels` });
       continue;
     }
     const entries: [string | number, unknown][] = Array.isArray(current) ? current.map((v, i) => [i, v]) : Object.entries(current);
     const children: typeof stack = [];
     for (const [key, child] of entries) {
       const reason = typeof key === 'string' ? unstorableReason(key) : undefined;
-      if (reason) issues.push({ path: [...path, printable(key as string)], message: `the key ${reason}` });
-      else children.push({ value: child, path: [...path, key], depth: depth + 1 });
+      if (reason) children.push({ value: undefined, place, depth, keyIssue: { path: pathOf(place, printable(key as string)), message: `the key ${reason}` } });
+      else children.push({ value: child, place: { key, parent: place }, depth: depth + 1 });
     }
     // Reversed onto the stack: issues come out in document order.
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
