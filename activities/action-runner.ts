@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { findUnstorable, storableText } from '../db/storable';
 import {
   buildArgv, durationMs, isProgramAction, paramsSchemaFor, resolveEnvReferences,
   type ActionDefinition, type ActionParams, type HttpAction, type ProgramAction,
@@ -32,7 +33,7 @@ export interface RunActionOptions {
 
 // Why a run failed, for logs: a category, never a parameter value or program output.
 type FailureKind = 'invalid-params' | 'invalid-key' | 'not-found' | 'exit' | 'signal' | 'timeout'
-  | 'output-limit' | 'cancelled' | 'config' | 'http-status' | 'network';
+  | 'output-limit' | 'unstorable-output' | 'cancelled' | 'config' | 'http-status' | 'network';
 type Failed = ActionFailure & { kind: FailureKind, detail?: Record<string, unknown> };
 
 const STDERR_TAIL_CHARS = 1000;
@@ -52,14 +53,27 @@ export async function runAction(
   key: string, def: ActionDefinition, rawParams: unknown, options: RunActionOptions,
 ): Promise<ActionOutcome> {
   const started = performance.now();
-  const outcome = await attempt(key, def, rawParams, options);
+  const outcome = storableOutcome(await attempt(key, def, rawParams, options));
   const elapsed = Math.round(performance.now() - started);
   if (outcome.ok) {
     options.log?.info({ action: key, durationMs: elapsed, outcome: 'ok' }, 'action succeeded');
     return { ok: true, output: outcome.output, durationMs: elapsed };
   }
   options.log?.warn({ action: key, durationMs: elapsed, outcome: 'failed', failure: outcome.kind, retryable: outcome.retryable, ...outcome.detail }, 'action failed');
-  return { ok: false, retryable: outcome.retryable, reason: outcome.reason };
+  // The reason is journaled: a NUL from a program's stderr or an HTTP body must not break that write.
+  return { ok: false, retryable: outcome.retryable, reason: storableText(outcome.reason) };
+}
+
+/**
+ * An output PostgreSQL cannot store (NUL, an unpaired surrogate) fails the action for good:
+ * the same program would print it again, and the step's journal write would fail every time.
+ */
+function storableOutcome(outcome: { ok: true, output: unknown } | Failed): { ok: true, output: unknown } | Failed {
+  if (!outcome.ok) return outcome;
+  const issue = findUnstorable(outcome.output, { maxIssues: 1 })[0];
+  if (!issue) return outcome;
+  const where = ['output', ...issue.path].join('.');
+  return failed('unstorable-output', false, `unusable output: ${where} ${issue.message} (PostgreSQL refuses NUL and unpaired surrogates)`);
 }
 
 async function attempt(key: string, def: ActionDefinition, rawParams: unknown, options: RunActionOptions): Promise<{ ok: true, output: unknown } | Failed> {

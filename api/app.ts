@@ -8,7 +8,7 @@ import type { TemporalHandle } from '../temporal/client';
 import { authenticate } from './auth';
 import type { PrincipalCache } from './principal-cache';
 import { docsRoutes } from './docs';
-import { methodNotAllowed, problemMiddleware, unknownRoute } from './errors';
+import { methodNotAllowed, problemMiddleware, refuseMalformedUrl, unknownRoute } from './errors';
 import { createObservability } from './observability';
 import { ApiSpec } from './spec';
 import { contractRoutes } from './routes/contracts';
@@ -62,6 +62,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   const observability = createObservability(deps);
   app.use(observability.requestContext);
+  // Before anything decodes the URL: malformed %-encoding is the caller's 400, not a router error.
+  app.use(refuseMalformedUrl);
 
   const v1 = express.Router();
   v1.use(authenticate(deps.db, { adminKey: deps.adminKey, principalCache: deps.principalCache }));

@@ -1,7 +1,9 @@
 // One error path: routes throw these, one middleware turns them into problem+json (RFC 9457).
+import { unescape as lenientUnescape } from 'node:querystring';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { findUnstorable, printable } from '../db/storable';
 
 export interface FieldError {
   path: string;
@@ -34,10 +36,51 @@ export function fieldErrors(error: z.ZodError, prefix: string): FieldError[] {
   return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].join('.'), message: i.message }));
 }
 
+/** How deep a request's JSON may nest: deeper is no business document, and costly to walk. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Strings PostgreSQL cannot store (NUL, unpaired surrogates) anywhere in a request value, its
+ * keys included, and nesting past MAX_JSON_DEPTH: the fields a caller must fix.
+ */
+export function unstorableFieldErrors(value: unknown, prefix: string): FieldError[] {
+  return findUnstorable(value, { maxDepth: MAX_JSON_DEPTH }).map((i) => ({ path: [prefix, ...i.path.map(String)].join('.'), message: i.message }));
+}
+
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw badRequest(`the request ${where} is invalid`, fieldErrors(parsed.error, where));
   return parsed.data;
+}
+
+/**
+ * Malformed %-encoding in the path or the query is a 400 naming where, before a route decodes
+ * it (the router would throw a URIError; the query parser would guess).
+ */
+export const refuseMalformedUrl: RequestHandler = (req, _res, next) => {
+  const at = req.url.indexOf('?');
+  const errors: FieldError[] = [];
+  if (!decodes(at < 0 ? req.url : req.url.slice(0, at))) errors.push({ path: 'path', message: 'malformed %-encoding' });
+  if (at >= 0) {
+    for (const pair of req.url.slice(at + 1).split('&')) {
+      const cut = pair.indexOf('=');
+      const name = cut < 0 ? pair : pair.slice(0, cut);
+      if (!decodes(name) || (cut >= 0 && !decodes(pair.slice(cut + 1)))) {
+        errors.push({ path: `query.${printable(lenientUnescape(name.replace(/\+/g, ' ')))}`, message: 'malformed %-encoding' });
+      }
+    }
+  }
+  if (errors.length > 0) throw badRequest('the request URL is not well-formed', errors);
+  next();
+};
+
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text.replace(/\+/g, ' '));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const unknownRoute: RequestHandler = (req) => {
@@ -94,12 +137,8 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let problem: Problem;
     if (err instanceof Problem) problem = err;
-    else if (isBodyParserError(err)) {
-      problem = err.type === 'entity.too.large'
-        ? new Problem(413, 'too-large', 'Request body too large', `the body exceeds the limit of this API`)
-        : err.status === 415
-          ? unsupportedMediaType(err.message)
-          : badRequest('the request body is not valid JSON', [{ path: 'body', message: err.message }]);
+    else if (isClientError(err)) {
+      problem = clientProblem(err);
     } else {
       log.error({ err, reqId: req.id }, 'unhandled error');
       problem = new Problem(500, 'internal', 'Internal error', 'an unexpected error occurred; it has been logged');
@@ -115,6 +154,25 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
   };
 }
 
-function isBodyParserError(err: unknown): err is { type: string; status: number; message: string } {
-  return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string' && 'status' in err;
+/**
+ * What the body parser and the router throw about a request (http-errors and a decoding
+ * URIError carry a 4xx `status`): the caller's mistake, never a 500.
+ */
+function isClientError(err: unknown): err is { status: number; type?: unknown; message: string } {
+  if (typeof err !== 'object' || err === null) return false;
+  const { status, type, expose } = err as { status?: unknown; type?: unknown; expose?: unknown };
+  const fromParser = typeof type === 'string' || expose === true || err instanceof URIError;
+  return fromParser && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+function clientProblem(err: { status: number; type?: unknown; message: string }): Problem {
+  if (err.status === 413 || err.type === 'entity.too.large') return new Problem(413, 'too-large', 'Request body too large', 'the body exceeds the limit of this API');
+  if (err.status === 415) return unsupportedMediaType(err.message);
+  if (err.type === 'entity.parse.failed') return badRequest('the request body is not valid JSON', [{ path: 'body', message: err.message }]);
+  if (err instanceof URIError) return badRequest('the request URL is not well-formed', [{ path: 'path', message: 'malformed %-encoding' }]);
+  if (err.type === undefined && err.status === 400 && 'errno' in err) {
+    // A compressed body that does not decompress (zlib's error, re-thrown as a 400).
+    return badRequest('the request body could not be decoded', [{ path: 'body', message: `not valid for its Content-Encoding: ${err.message}` }]);
+  }
+  return badRequest('the request could not be read', [{ path: 'body', message: err.message }]);
 }

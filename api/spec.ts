@@ -6,7 +6,7 @@ import { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Principal } from '../db/api-keys';
 import { principalOf } from './auth';
-import { parseOrThrow, unsupportedMediaType } from './errors';
+import { badRequest, parseOrThrow, unstorableFieldErrors, unsupportedMediaType, type FieldError } from './errors';
 
 extendZodWithOpenApi(z);
 
@@ -112,6 +112,7 @@ export class ApiSpec {
       req.routeTemplate = template;
       // A body that is not JSON was not parsed: refuse it rather than validate "no body".
       if (spec.body && req.is(['application/json', '+json']) === false) throw unsupportedMediaType();
+      refuseUnstorable(req, spec);
       const ctx = {
         req,
         res,
@@ -161,6 +162,23 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   schedules: "Recurring work derived from a contract's schedules (Temporal Schedules).",
   tasks: "The party's inbox: read, complete and reassign human tasks.",
 };
+
+/**
+ * The one check of every string a route reads (path, query, the headers it declares, the body at
+ * any depth, free-form records included), before its schema: PostgreSQL cannot store NUL or an
+ * unpaired surrogate, and a process started with one would stall on its first journal write.
+ */
+function refuseUnstorable(req: Request, spec: { headers?: AnyObject; body?: z.ZodType }): void {
+  const errors: FieldError[] = [...unstorableFieldErrors(req.params, 'params'), ...unstorableFieldErrors(req.query, 'query')];
+  for (const name of Object.keys(spec.headers?.shape ?? {})) {
+    const value = req.get(name);
+    if (value !== undefined) errors.push(...unstorableFieldErrors(value, `header.${name}`));
+  }
+  if (spec.body) errors.push(...unstorableFieldErrors(req.body, 'body'));
+  if (errors.length === 0) return;
+  const tooDeep = errors.every((e) => e.message.startsWith('nested deeper'));
+  throw badRequest(tooDeep ? 'the request body nests too deep' : 'the request holds text that cannot be stored (NUL or an unpaired surrogate)', errors);
+}
 
 function operationId(method: Method, path: string): string {
   const words = path.split('/').filter(Boolean).map((p) => p.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : '')));

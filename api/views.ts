@@ -1,6 +1,7 @@
 // What the API shows of stored rows: camelCase, ISO dates, nothing internal.
 import type { ContractWithParties } from '../db/contracts';
 import type { ContractVersionRow, JournalRow, ProcessRow, TaskRow } from '../db/schema';
+import { findUnstorable } from '../db/storable';
 import { badRequest } from './errors';
 
 const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
@@ -64,17 +65,24 @@ export function encodeCursor(key: readonly (string | number | null)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** The sort key of a cursor, or a 400 naming the `after` parameter. */
-export function decodeCursor(value: string, arity: number): string[] {
+const invalidCursor = () => badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
+
+/** The JSON a cursor encodes, or a 400 naming the `after` parameter (text PostgreSQL cannot store included). */
+export function cursorValue(value: string): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
   } catch {
-    parsed = undefined;
+    throw invalidCursor();
   }
-  if (!Array.isArray(parsed) || parsed.length !== arity || !parsed.every((p) => typeof p === 'string')) {
-    throw badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
-  }
+  if (findUnstorable(parsed, { maxDepth: 2, maxIssues: 1 }).length > 0) throw invalidCursor();
+  return parsed;
+}
+
+/** The sort key of a cursor, or a 400 naming the `after` parameter. */
+export function decodeCursor(value: string, arity: number): string[] {
+  const parsed = cursorValue(value);
+  if (!Array.isArray(parsed) || parsed.length !== arity || !parsed.every((p) => typeof p === 'string')) throw invalidCursor();
   return parsed as string[];
 }
 

@@ -15,7 +15,8 @@ import type { ApiSpec } from '../spec';
 import { JournalView, ProcessDetail, ProcessPage, ProcessView } from '../schemas';
 import { statusList } from '../schemas/contracts';
 import { cancelProcess, startProcess } from '../services/processes';
-import { decodeCursor, encodeCursor, processView, journalView } from '../views';
+import { decodeCreatedCursor } from '../services/admin';
+import { encodeCursor, processView, journalView } from '../views';
 
 const BusinessKey = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits and . _ : - (1 to 128)');
 const StartBody = z
@@ -103,12 +104,9 @@ export function processRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       responses: { 200: { description: 'A page of processes', schema: ProcessPage } },
     },
     async ({ res, query, principal }) => {
-      let after: { startedAt: string; id: string } | undefined;
-      if (query.after !== undefined) {
-        const [startedAt = '', id = ''] = decodeCursor(query.after, 2);
-        if (Number.isNaN(Date.parse(startedAt))) throw badRequest('the cursor is invalid', [{ path: 'query.after', message: 'expected the `next` value of a previous page' }]);
-        after = { startedAt, id };
-      }
+      // The start instant is PostgreSQL's microsecond text, checked like a created-at cursor (`0` is no instant).
+      const cursor = query.after === undefined ? undefined : decodeCreatedCursor(query.after);
+      const after = cursor && { startedAt: cursor.createdAt, id: cursor.id };
       const page = await listProcessesPage(deps.db, {
         partyId: principal.partyId,
         contractId: query.contractId,

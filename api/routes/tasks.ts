@@ -7,7 +7,7 @@ import type { ApiSpec } from '../spec';
 import { TaskPage, TaskView } from '../schemas';
 import { statusList } from '../schemas/contracts';
 import { completeTask, reassignTask } from '../services/tasks';
-import { taskView } from '../views';
+import { cursorValue, taskView } from '../views';
 
 const TaskQuery = z
   .object({
@@ -38,6 +38,7 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
     async ({ res, query, principal }) => {
       if (query.assignee === 'me' && !principal.userId) throw badRequest('assignee=me needs a user key', [{ path: 'query.assignee', message: 'an agent key has no tasks assigned to it' }]);
       const assigneeUserId = query.assignee === 'me' ? principal.userId : query.assignee === 'unassigned' ? null : undefined;
+      if (query.after !== undefined) cursorValue(query.after); // 400 before the query for text PostgreSQL refuses
       try {
         const page = await listTasksForParty(deps.db, {
           partyId: principal.partyId,

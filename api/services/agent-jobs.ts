@@ -16,7 +16,8 @@ import { elapsedMs } from '../../domain/deadline';
 import { isoSeconds, jsonBytes, RESULT_OUTPUT_LIMIT_BYTES, type AgentJob, type AgentResult, type HeartbeatAnswer } from '../../agent/protocol';
 import { agentJobPickedUpSignal } from '../../workflows/definitions';
 import { mayActAsAgent } from '../../domain/authorization';
-import { conflict, notFound, Problem } from '../errors';
+import { findUnstorable } from '../../db/storable';
+import { badRequest, conflict, notFound, Problem } from '../errors';
 import { authorize } from './authorize';
 
 export interface AgentJobDeps {
@@ -156,6 +157,7 @@ export async function postAgentResult(deps: AgentJobDeps, principal: Principal, 
   if (result.ok && jsonBytes(result.output) > RESULT_OUTPUT_LIMIT_BYTES) {
     throw new Problem(413, 'too-large', 'Result output too large', `the output exceeds ${RESULT_OUTPUT_LIMIT_BYTES} bytes of JSON: post a failure or a smaller output`, { limitBytes: RESULT_OUTPUT_LIMIT_BYTES });
   }
+  refuseUnstorableResult(result);
   if (job.status !== 'running' || job.agent_id !== agentId) throw notYours(job, agentId);
   // The attempt this token belongs to may have timed out (the job is about to be offered again).
   if (job.task_token && !(await attemptAlive(deps, job.task_token))) throw attemptGone(jobId);
@@ -177,6 +179,16 @@ export async function postAgentResult(deps: AgentJobDeps, principal: Principal, 
     deps.log.warn({ jobId, err: (err as Error).message }, 'agent result recorded but not delivered');
     return { status, delivered: false };
   }
+}
+
+/**
+ * A result is stored, then journaled by the step: one PostgreSQL cannot store (NUL, an unpaired
+ * surrogate) is refused here, whoever calls, rather than failing the step's writes forever.
+ */
+function refuseUnstorableResult(result: AgentResult): void {
+  const issues = findUnstorable(result.ok ? { output: result.output } : { reason: result.reason });
+  if (issues.length === 0) return;
+  throw badRequest('the result holds text that cannot be stored (NUL or an unpaired surrogate): post a failure or a clean output', issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message })));
 }
 
 async function attemptAlive(deps: AgentJobDeps, token: string): Promise<boolean> {
