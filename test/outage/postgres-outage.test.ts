@@ -164,13 +164,15 @@ describe(`PostgreSQL unreachable for ${OUTAGE_MS / 1000} s`, () => {
     await outage('blackhole', 'b');
   }, OUTAGE_MS + 420_000);
 
-  // Refused: every attempt fails at once. KERNEL BUG (fails on the kernel of this commit): an
-  // engine step whose activity runs during the outage fails the process. runEngineAction first
-  // writes the carried journal record to PostgreSQL, fails fast, and the engine activities'
-  // retry policy (workflows/step.ts: maximumAttempts 5, 1 s doubling) gives up after ~15 s: the
-  // step is journaled `step.failed` "connect ECONNRESET …" and the onboarding `process.failed`,
-  // although the action never ran. Kept honest, not `.fails`: it passes once database
-  // failures no longer count as attempts of the action.
+  // Refused: every attempt fails at once. KERNEL BUG (fails on this branch's base and on main
+  // at 0a43545, writes in regular activities): an engine step whose activity runs during the
+  // outage fails its process. runEngineAction (activities/engine.ts) first writes the carried
+  // step record to PostgreSQL, which fails at once, and the engine proxy's retry policy
+  // (workflows/step.ts: maximumAttempts 5, 1 s doubling) gives up after ~15 s: the step is
+  // journaled `step.failed` "connect ECONNRESET …" and the onboarding `process.failed`, though
+  // the action never ran. (Silent, above, passes only because each attempt waits out the 5 s
+  // connect timeout, so 5 attempts span ~35 s.) Kept honest, not `.fails`: it passes once a
+  // database failure no longer counts as an attempt of the action.
   it.runIf(MODES.includes('refuse'))('when connections are refused mid-run, then the API answers 503 at once meanwhile and every process completes once it is back, nothing lost or done twice', async () => {
     await outage('refuse', 'r');
   }, OUTAGE_MS + 420_000);

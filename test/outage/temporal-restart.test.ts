@@ -6,6 +6,13 @@
 // completed once, each journal intact, each effect once.
 //
 // MANDATE_TEST_TEMPORAL_DOWN_MS (default 5000) sets how long the server stays down.
+//
+// KERNEL BUG on this branch's base (53691f9), fixed on main by 95d004f (writes in regular
+// activities; passes there): the approval in flight at the stop (t2) runs its update handler,
+// whose local activity writes the task `done` and `task.approved` to the database, but the
+// workflow task completion carrying the update never reaches the server. After the restart the
+// history has no update and the workflow waits for the approval again, while the task is `done`
+// (not `completing`): the reconciler never delivers it again and nobody can complete it.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
