@@ -136,13 +136,18 @@ function templatePattern(template: string): RegExp {
 export function problemMiddleware(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let problem: Problem;
+    let outage: Dependency | undefined;
     if (err instanceof Problem) problem = err;
     else if (isClientError(err)) {
       problem = clientProblem(err);
+    } else if ((outage = unavailableDependency(err))) {
+      log.warn({ reqId: req.id, dependency: outage, err: err instanceof Error ? err.message : String(err) }, 'dependency unavailable');
+      problem = serviceUnavailable(outage);
     } else {
       log.error({ err, reqId: req.id }, 'unhandled error');
       problem = new Problem(500, 'internal', 'Internal error', 'an unexpected error occurred; it has been logged');
     }
+    if (problem.status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(problem.status).type('application/problem+json').json({
       type: `/problems/${problem.slug}`,
       title: problem.title,
@@ -175,4 +180,43 @@ function clientProblem(err: { status: number; type?: unknown; message: string })
     return badRequest('the request body could not be decoded', [{ path: 'body', message: `not valid for its Content-Encoding: ${err.message}` }]);
   }
   return badRequest('the request could not be read', [{ path: 'body', message: err.message }]);
+}
+
+// Outages (issue 11): a dependency out of reach is a 503 with Retry-After naming it, never a
+// 500 or a hang; the caller retries the same request (starts and completions are idempotent).
+
+export type Dependency = 'database' | 'temporal';
+
+/** What a 503 tells callers to wait before retrying. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export const serviceUnavailable = (dependency: Dependency) =>
+  new Problem(503, 'service-unavailable', 'Service unavailable', `${dependency === 'database' ? 'the database' : 'Temporal'} is unreachable or overloaded: retry in ${RETRY_AFTER_SECONDS} s`, { dependency });
+
+// Node socket errors, raised as they are by pg (the only socket client on a request's path
+// that does not wrap them: Temporal's surface as gRPC statuses).
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+// pg and pg-pool say a connection was lost or never made with plain Errors.
+const PG_CONNECTION_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed and is not queryable)/;
+// SQLSTATE: 08 connection exception, 53 insufficient resources, 57P01-05 shutdown / cannot connect now, 57014 cancelled (statement timeout).
+const PG_SQLSTATE = /^(08...|53...|57P0[1-5]|57014)$/;
+// gRPC status: 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED (e.g. too many updates in flight), 14 UNAVAILABLE.
+const GRPC_UNAVAILABLE = new Set([4, 8, 14]);
+
+/** The dependency an error says is out of reach (its cause chain included), if any. */
+export function unavailableDependency(err: unknown): Dependency | undefined {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  while (queue.length > 0 && seen.size < 16) {
+    const e = queue.shift();
+    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const { code, details, metadata, message, cause, errors } = e as { code?: unknown; details?: unknown; metadata?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'number' && typeof details === 'string' && metadata !== undefined) {
+      if (GRPC_UNAVAILABLE.has(code)) return 'temporal';
+    } else if (typeof code === 'string' && (SOCKET_CODES.has(code) || PG_SQLSTATE.test(code))) return 'database';
+    else if (typeof message === 'string' && PG_CONNECTION_MESSAGE.test(message)) return 'database';
+    queue.push(cause, ...(Array.isArray(errors) ? (errors as unknown[]) : []));
+  }
+  return undefined;
 }

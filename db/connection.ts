@@ -52,11 +52,30 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return database;
 }
 
+/** How long a query waits for a connection (the pool's queue and the connect itself) before failing. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * A connection that cannot be made within the timeout fails the query, so an unreachable or
+ * silent PostgreSQL is an error (the API's 503) within seconds instead of a wait without end.
+ * The URL's libpq `connect_timeout` (seconds) overrides the default.
+ */
+export function connectTimeoutMs(url: string): number {
+  const given = new URL(url).searchParams.get('connect_timeout');
+  const seconds = given === null ? NaN : Number(given);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
 function openPostgres(url: string, max = 10, log?: DbLog): Database {
-  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  // Keepalive: a connection whose peer vanished without a reset is found and dropped.
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes, connectionTimeoutMillis: connectTimeoutMs(url), keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   // An idle connection dropped by the server (restart, failover) must not crash the process:
   // the pool replaces it on the next checkout.
   pool.on('error', (err) => log?.warn({ err: err.message }, 'idle database connection lost'));
+  // A connection lost while checked out (a query in flight) emits 'error' on its client, which
+  // the pool does not listen to then: unheard, it would crash the process. Its query fails on
+  // its own (the API's 503) and the pool drops the client when it comes back.
+  pool.on('connect', (client) => client.on('error', (err) => log?.warn({ err: err.message }, 'database connection lost')));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', listen: (channel, handlers) => Promise.resolve(listenPostgres(url, channel, handlers, log)), close: () => db.destroy() };
 }

@@ -2,7 +2,6 @@
 // heard by a listener that says when it is live and comes back after losing its connection.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { openDatabase, type Database } from '../../db/connection';
 import { API_KEY_CHANNEL, listenPostgres, type ChangeListener } from '../../db/notifications';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { waitFor } from '../support/harness';
+import { startTcpProxy } from '../support/tcp-proxy';
 import { seedParties } from './seed';
 
 function recorder() {
@@ -83,37 +83,23 @@ describe('a listener whose connection goes silent', () => {
   it('when the connection stays open but delivers nothing, then its own ping is missed, it says so and reconnects', async () => {
     // A TCP proxy to PostgreSQL that can go silent (a half-open socket, a pooler dropping NOTIFY).
     const target = new URL(t.url);
-    const sockets: Socket[] = [];
-    let silent = false;
-    const proxy = createNetServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      sockets.push(client, upstream);
-      client.on('data', (d) => silent || upstream.write(d));
-      upstream.on('data', (d) => silent || client.write(d));
-      client.on('error', () => undefined);
-      upstream.on('error', () => undefined);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const viaProxy = new URL(t.url);
-    viaProxy.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = proxy.via(t.url);
     const r = recorder();
-    const listener = listenPostgres(viaProxy.toString(), API_KEY_CHANNEL, r, undefined, { retryMs: 100, pingMs: 200 });
+    const listener = listenPostgres(viaProxy, API_KEY_CHANNEL, r, undefined, { retryMs: 100, pingMs: 200 });
     try {
       await waitFor('the listener to be live', async () => r.live.at(-1) === true);
       await new Promise((resolve) => setTimeout(resolve, 700)); // Pings come back while the line works.
       expect(r.live).toEqual([true]);
-      silent = true;
+      proxy.setMode('blackhole');
       await waitFor('the silence to be noticed', async () => r.live.includes(false), 5000);
-      for (const s of sockets.splice(0)) s.destroy();
-      silent = false;
+      proxy.killConnections();
+      proxy.setMode('forward');
       await waitFor('the listener to be live again', async () => r.live.at(-1) === true, 5000);
       expect(r.heard).toEqual([]); // Pings are never passed on as key changes.
     } finally {
       await listener.stop();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await proxy.close();
     }
   });
 });
