@@ -1,8 +1,16 @@
-// `npm start`: the one-machine launcher. Ctrl-C stops everything cleanly.
+// The one-machine launcher behind `npm start`. Ctrl-C stops everything within
+// MANDATE_SHUTDOWN_GRACE (exit 0, or 1 with a log line naming what had to be forced); a second
+// Ctrl-C forces at once.
 import { ConfigError, loadConfig } from '../config/app-config';
 import { startMandate } from './mandate';
+import { handleStopSignals } from './shutdown';
 
-async function main(): Promise<void> {
+export interface LauncherOptions {
+  /** A prebuilt workflow bundle (the launcher's own tests); otherwise the worker bundles at start. */
+  workflowBundlePath?: string;
+}
+
+async function launch(opts: LauncherOptions): Promise<void> {
   let config;
   try {
     config = loadConfig();
@@ -13,37 +21,33 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const mandate = await startMandate({ config });
-  const lines = [
-    '',
-    'Mandate is running.',
-    mandate.apiUrl ? `  API:          ${mandate.apiUrl}` : undefined,
-    `  Temporal:     ${mandate.temporalAddress}`,
-    mandate.temporalUiUrl ? `  Temporal UI:  ${mandate.temporalUiUrl}` : undefined,
-    mandate.exampleKeys.length ? `  API keys of the example users: ${config.MANDATE_DATA_DIR}/example-keys.json` : undefined,
-    '  Stop with Ctrl-C.',
-    '',
-  ];
-  console.log(lines.filter((l) => l !== undefined).join('\n'));
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping…`);
-    mandate.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Before start-up: a Ctrl-C while the workflows bundle must still stop the dev server.
+  const signals = handleStopSignals({
+    graceMs: config.MANDATE_SHUTDOWN_GRACE,
+    say: (line) => console.log(`\nmandate: ${line}`),
+    exit: (code) => process.exit(code),
+  });
+  const mandate = await startMandate({ config, workflowBundlePath: opts.workflowBundlePath });
+  if (!signals.signalled()) {
+    const lines = [
+      '',
+      'Mandate is running.',
+      mandate.apiUrl ? `  API:          ${mandate.apiUrl}` : undefined,
+      `  Temporal:     ${mandate.temporalAddress}`,
+      mandate.temporalUiUrl ? `  Temporal UI:  ${mandate.temporalUiUrl}` : undefined,
+      mandate.exampleKeys.length ? `  API keys of the example users: ${config.MANDATE_DATA_DIR}/example-keys.json` : undefined,
+      `  Stop with Ctrl-C (at most ${config.MANDATE_SHUTDOWN_GRACE / 1000}s; twice forces it).`,
+      '',
+    ];
+    console.log(lines.filter((l) => l !== undefined).join('\n'));
+  }
+  signals.ready(() => mandate.stop());
 }
 
-main().catch((err: unknown) => {
-  console.error(`mandate: failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+/** Starts Mandate as configured by the environment and stops it on SIGINT/SIGTERM; exits the process. */
+export function runLauncher(opts: LauncherOptions = {}): void {
+  launch(opts).catch((err: unknown) => {
+    console.error(`mandate: failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
