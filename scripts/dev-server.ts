@@ -249,6 +249,7 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
   const address = `${hostForAddress(connectHost(ip))}:${port}`;
   const deadline = Date.now() + readyTimeoutMs;
   const wanted = Object.keys(searchAttributes);
+  let addedMissing = false;
   // A server that dies stops the wait at once, not after a connect timeout.
   while (!(await Promise.race([answers(address, namespace, wanted), exitPromise.then(() => false)]))) {
     if (exited) {
@@ -267,6 +268,11 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
         false,
       );
     }
+    // --search-attribute applies to a new state file only: one from before an attribute existed
+    // keeps its namespace without it, so the missing ones are added here.
+    if (wanted.length > 0 && !addedMissing && (await answers(address, namespace, []))) {
+      addedMissing = await addMissingSearchAttributes(address, namespace, searchAttributes, log);
+    }
     await sleep(250);
   }
   log(`Temporal dev server answers on ${address}${uiPort === false ? '' : ` (UI http://${hostForAddress(connectHost(ip))}:${uiPort})`}`);
@@ -278,6 +284,24 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
     kill: killOnExit,
     diesWithParent: setpriv !== undefined,
   };
+}
+
+async function addMissingSearchAttributes(
+  address: string, namespace: string, attributes: Readonly<Record<string, SearchAttributeTypeName>>, log: (line: string) => void,
+): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    try {
+      const added = await registerSearchAttributes(connection, namespace, attributes);
+      if (added.length > 0) log(`Temporal dev server: added search attributes its state file lacked: ${added.join(', ')}`);
+    } finally {
+      await connection.close();
+    }
+    return true;
+  } catch (error) {
+    log(`Temporal dev server: adding search attributes failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+    return false;
+  }
 }
 
 /** Adds the search attributes a remote namespace lacks; ones already there (any type) are left alone. */
