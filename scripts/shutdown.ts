@@ -63,7 +63,11 @@ export interface SignalHandling {
  */
 export function handleStopSignals(opts: Omit<SignalHandling, 'stop'>): { ready(stop: () => Promise<StopOutcome>): void; signalled(): boolean } {
   const marginMs = 2_000;
+  // tsx's CLI relays a signal its child did not acknowledge within 30 ms: on a busy machine one
+  // Ctrl-C then arrives twice. A repeat this soon is that echo, not a second Ctrl-C.
+  const echoMs = 1_000;
   let signalled: NodeJS.Signals | undefined;
+  let signalledAt = 0;
   let stopFn: (() => Promise<StopOutcome>) | undefined;
   let started = false;
   const begin = () => {
@@ -78,12 +82,14 @@ export function handleStopSignals(opts: Omit<SignalHandling, 'stop'>): { ready(s
     );
   };
   const onSignal = (name: NodeJS.Signals) => {
+    if (signalled && Date.now() - signalledAt < echoMs) return;
     if (signalled) {
       opts.say(`${name} again: forcing the stop now`);
       opts.exit(1);
       return;
     }
     signalled = name;
+    signalledAt = Date.now();
     opts.say(`${name}: stopping (at most ${opts.graceMs / 1000}s, MANDATE_SHUTDOWN_GRACE; ${name === 'SIGINT' ? 'Ctrl-C' : name} again forces it)`);
     setTimeout(() => {
       opts.say(`still stopping ${(opts.graceMs + marginMs) / 1000}s after ${name}: forcing the stop now`);
