@@ -37,6 +37,13 @@ async function newDataDir(): Promise<string> {
   return mkdtemp(join(scratch, 'data-'));
 }
 
+/** PostgreSQL: a new PGlite takes tens of seconds more on a loaded machine, and is not what is tested here. */
+async function newDatabaseUrl(): Promise<string> {
+  const database = await createTestDatabase();
+  cleanups.push(() => database.drop());
+  return database.url;
+}
+
 function start(settings: Record<string, string>, how: { command: string; args: string[] } = node('scripts/start.ts')): LauncherRun {
   const run = spawnLauncher(how.command, how.args, launcherEnv(settings), true);
   // Whatever a test leaves running is killed (its group: the launcher and its dev server).
@@ -66,7 +73,7 @@ describe('npm start, killed with -9', () => {
   it('when its process group is killed, then its dev server dies with it and the next start on the same data dir and port starts', async () => {
     const dataDir = await newDataDir();
     const [temporalPort] = await pickFreePorts(1);
-    const settings = { MANDATE_DATA_DIR: dataDir, MANDATE_TEMPORAL_PORT: String(temporalPort), MANDATE_ROLE: 'api' };
+    const settings = { MANDATE_DATA_DIR: dataDir, MANDATE_TEMPORAL_PORT: String(temporalPort), MANDATE_ROLE: 'api', DATABASE_URL: await newDatabaseUrl() };
     // As `npm start` runs it: the tsx CLI, which runs the launcher as its child.
     const first = start(settings, { command: 'npx', args: ['tsx', 'scripts/start.ts'] });
     await first.waitFor(RUNNING, START_MS);
@@ -95,7 +102,7 @@ describe('npm start, killed with -9', () => {
   it('when only the launcher process is killed, then its dev server dies too (Linux) and the next start takes its port', async () => {
     const dataDir = await newDataDir();
     const [temporalPort] = await pickFreePorts(1);
-    const settings = { MANDATE_DATA_DIR: dataDir, MANDATE_TEMPORAL_PORT: String(temporalPort), MANDATE_ROLE: 'api' };
+    const settings = { MANDATE_DATA_DIR: dataDir, MANDATE_TEMPORAL_PORT: String(temporalPort), MANDATE_ROLE: 'api', DATABASE_URL: await newDatabaseUrl() };
     const first = start(settings);
     await first.waitFor(RUNNING, START_MS);
     const devServer = devServerPid(dataDir)!;
@@ -129,7 +136,7 @@ describe('npm start, killed with -9', () => {
     }));
     await waitForPort(temporalPort!, 60_000);
 
-    const run = start({ MANDATE_DATA_DIR: dataDir, MANDATE_TEMPORAL_PORT: String(temporalPort), MANDATE_ROLE: 'api' });
+    const run = start({ MANDATE_DATA_DIR: dataDir, MANDATE_TEMPORAL_PORT: String(temporalPort), MANDATE_ROLE: 'api', DATABASE_URL: await newDatabaseUrl() });
     await run.waitFor(RUNNING, START_MS);
     expect(run.output()).toMatch(new RegExp(`stopping a Temporal dev server left running by an earlier start that was killed \\(pid ${orphan.pid}, port ${temporalPort}`));
     expect(alive(orphan.pid!)).toBe(false);
