@@ -226,7 +226,10 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
     });
   });
   // A crashed or interrupted parent must not leave the server running.
-  const killOnExit = () => signalGroup(child, 'SIGKILL');
+  // Not once it exited: its pid could be another program's group by then.
+  const killOnExit = () => {
+    if (!exited) signalGroup(child, 'SIGKILL');
+  };
   process.once('exit', killOnExit);
 
   let stopping: Promise<void> | undefined;

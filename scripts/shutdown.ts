@@ -1,5 +1,6 @@
 // Stopping in bounded time: the launcher's parts stop one after the other within one grace
 // period; what has not stopped by then is left behind (the process exits) and named in the log.
+import { GracefulShutdownPeriodExpiredError } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
 export interface StopStep {
@@ -10,8 +11,10 @@ export interface StopStep {
 }
 
 export interface StopOutcome {
-  /** Steps that did not finish within the grace period, or failed. Empty after a clean stop. */
+  /** Steps that did not finish within the grace period. */
   forced: string[];
+  /** Steps that failed. Both empty after a clean stop. */
+  failed: string[];
 }
 
 /**
@@ -21,6 +24,7 @@ export interface StopOutcome {
 export async function runStopSteps(steps: readonly StopStep[], graceMs: number, log: Logger, onForce: () => void): Promise<StopOutcome> {
   const deadline = Date.now() + graceMs;
   const forced: string[] = [];
+  const failed: string[] = [];
   for (const [index, step] of steps.entries()) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
@@ -35,17 +39,24 @@ export async function runStopSteps(steps: readonly StopStep[], graceMs: number, 
       const result = await Promise.race([step.run(remaining).then(() => 'done' as const), late]);
       if (result === 'late') forced.push(`${step.name} (still stopping at the end of the grace period)`);
     } catch (err) {
-      log.error({ err, step: step.name }, 'error while stopping');
-      forced.push(`${step.name} (failed: ${err instanceof Error ? err.message : String(err)})`);
+      // The Temporal worker's shutdownForceTime passed: it left its running tasks behind.
+      if (err instanceof GracefulShutdownPeriodExpiredError) forced.push(`${step.name} (gave up on its running tasks)`);
+      else {
+        log.error({ err, step: step.name }, 'error while stopping');
+        failed.push(`${step.name} (${err instanceof Error ? err.message : String(err)})`);
+      }
     } finally {
       clearTimeout(timer);
     }
   }
   if (forced.length > 0) {
     onForce();
-    log.warn({ graceMs, forced }, `shutdown forced after ${graceMs / 1000}s (MANDATE_SHUTDOWN_GRACE): ${forced.join('; ')}`);
+    const also = failed.length > 0 ? `; failed: ${failed.join('; ')}` : '';
+    log.warn({ graceMs, forced, failed }, `shutdown forced after ${graceMs / 1000}s (MANDATE_SHUTDOWN_GRACE): ${forced.join('; ')}${also}`);
+  } else if (failed.length > 0) {
+    log.error({ failed }, `shutdown finished with errors: ${failed.join('; ')}`);
   }
-  return { forced };
+  return { forced, failed };
 }
 
 export interface SignalHandling {
@@ -57,7 +68,7 @@ export interface SignalHandling {
 }
 
 /**
- * First SIGINT/SIGTERM: stop within the grace period, exit 0 if clean, 1 if something was forced.
+ * First SIGINT/SIGTERM: stop within the grace period, exit 0 if clean, 1 if something was forced or failed.
  * A second one, or the grace period plus a margin passing, exits at once with 1 ('exit' hooks kill
  * the dev server). Returns `ready`, to call once start-up is done: a signal during start-up waits for it.
  */
@@ -74,7 +85,7 @@ export function handleStopSignals(opts: Omit<SignalHandling, 'stop'>): { ready(s
     if (!signalled || !stopFn || started) return;
     started = true;
     stopFn().then(
-      (outcome) => opts.exit(outcome.forced.length > 0 ? 1 : 0),
+      (outcome) => opts.exit(outcome.forced.length + outcome.failed.length > 0 ? 1 : 0),
       (err: unknown) => {
         opts.say(`stopping failed: ${err instanceof Error ? err.message : String(err)}`);
         opts.exit(1);
