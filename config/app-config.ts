@@ -1,7 +1,21 @@
 // The one place that reads the environment: parsed once at start, validated, frozen.
 import { z } from 'zod';
+import { durationMs } from '../domain/actions';
 
 const Port = z.coerce.number().int().min(0).max(65535);
+// Seconds ("15", "2.5") or an ISO 8601 duration ("PT15S", "PT1M"); parsed to milliseconds.
+const GRACE_MIN_MS = 1_000;
+const GRACE_MAX_MS = 3_600_000;
+const GraceMs = z.string().transform((text, ctx) => {
+  const trimmed = text.trim();
+  const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Math.round(Number(trimmed) * 1000)
+    : /^P/.test(trimmed) ? safeDurationMs(trimmed) : undefined;
+  if (ms === undefined || ms < GRACE_MIN_MS || ms > GRACE_MAX_MS) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a grace period: give seconds (15) or an ISO 8601 duration (PT15S), from 1 s to 1 h` });
+    return z.NEVER;
+  }
+  return ms;
+});
 const Bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const Env = z.object({
@@ -23,8 +37,18 @@ const Env = z.object({
   MANDATE_START_AGENTS: Bool.default(true),
   // The engine worker's Temporal SDK metrics (Prometheus), e.g. 0.0.0.0:9464; unset = off.
   MANDATE_WORKER_METRICS_ADDRESS: z.string().regex(/^[^\s/]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
+  // How long Ctrl-C/SIGTERM may take before what still runs is forced to stop (milliseconds once parsed).
+  MANDATE_SHUTDOWN_GRACE: GraceMs.default(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+function safeDurationMs(text: string): number | undefined {
+  try {
+    return durationMs(text);
+  } catch {
+    return undefined;
+  }
+}
 
 export type AppConfig = Readonly<z.infer<typeof Env>>;
 

@@ -1,8 +1,11 @@
 // Starts and stops a local Temporal dev server (`temporal server start-dev`), and registers
 // search attributes on a remote server. Used by the launcher and by the test global setup.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
+import { removeDevServerPidFile, writeDevServerPidFile } from './dev-server-guard';
 
 export type SearchAttributeTypeName = 'Keyword' | 'Text' | 'Int' | 'Datetime' | 'Bool' | 'Double' | 'KeywordList';
 
@@ -20,6 +23,10 @@ export interface DevServerOptions {
   log?: (line: string) => void;
   /** How long to wait for the server to answer. */
   readyTimeoutMs?: number;
+  /** Written at spawn (pid, ports, db file), removed once the server stopped. */
+  pidFile?: string;
+  /** On Linux, the server gets SIGKILL when this process dies, even by kill -9 (default true). */
+  dieWithParent?: boolean;
 }
 
 export interface DevServer {
@@ -29,7 +36,12 @@ export interface DevServer {
   uiAddress?: string;
   /** Process id of the `temporal` process (leader of its own process group). */
   pid: number;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 10 s); resolves once it exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once, without waiting: for a forced shutdown. */
+  kill(): void;
+  /** True once dieWithParent took effect (setpriv --pdeathsig was found). */
+  diesWithParent: boolean;
 }
 
 // temporal.api.enums.v1.IndexedValueType: stable wire numbers.
@@ -88,6 +100,26 @@ function childEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TEMPORAL_')));
 }
 
+let setprivLookup: Promise<string | undefined> | undefined;
+
+/** util-linux `setpriv` with --pdeathsig (2.33+), which Debian and most distributions ship. */
+function findSetpriv(): Promise<string | undefined> {
+  setprivLookup ??= (async () => {
+    if (process.platform !== 'linux') return undefined;
+    for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv']) {
+      try {
+        await access(candidate, fsConstants.X_OK);
+      } catch {
+        continue;
+      }
+      const help = await new Promise<string>((resolve) => execFile(candidate, ['--help'], (_error, stdout) => resolve(String(stdout))));
+      if (help.includes('--pdeathsig')) return candidate;
+    }
+    return undefined;
+  })();
+  return setprivLookup;
+}
+
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -126,19 +158,27 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     try {
       return await startOnce(options, log);
     } catch (error) {
+      // A collision on a port we picked is retried; one on a port the caller chose is theirs to fix.
       const collided = error instanceof DevServerStartError && error.portInUse;
-      const picked = (options.port ?? 0) === 0;
-      if (!collided || !picked || attempt >= 3) throw error;
+      const chosen = [options.port, options.uiPort].filter((p): p is number => typeof p === 'number' && p !== 0);
+      const theirs = error instanceof DevServerStartError && (error.collidedPort === undefined ? chosen.length > 0 : chosen.includes(error.collidedPort));
+      if (!collided || theirs || attempt >= 3) throw error;
       log(`Temporal dev server: a port was taken, retrying (${attempt}/3)`);
     }
   }
 }
 
-class DevServerStartError extends Error {
-  constructor(message: string, readonly portInUse: boolean) {
+export class DevServerStartError extends Error {
+  constructor(message: string, readonly portInUse: boolean, readonly collidedPort?: number) {
     super(message);
     this.name = 'DevServerStartError';
   }
+}
+
+/** The port named by Go's "listen tcp 127.0.0.1:7233: bind: address already in use". */
+function collidedPortIn(output: string): number | undefined {
+  const match = /:(\d+): bind: address already in use/i.exec(output);
+  return match ? Number(match[1]) : undefined;
 }
 
 async function startOnce(options: DevServerOptions, log: (line: string) => void): Promise<DevServer> {
@@ -152,7 +192,18 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
   const args = devServerArgs({ ip, namespace, searchAttributes, dbFile: options.dbFile, port, uiPort, httpPort: p2!, metricsPort: p3! });
 
   log(`Starting Temporal dev server: ${options.cliPath} ${args.join(' ')}`);
-  const child = spawn(options.cliPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  // Its own process group, so a terminal's Ctrl-C reaches only the launcher, which stops it last
+  // (after the worker drained). setpriv execs the CLI (same pid) with "SIGKILL me when my parent
+  // dies", so a launcher killed with -9 does not leave it holding the port and the SQLite file.
+  const setpriv = options.dieWithParent === false ? undefined : await findSetpriv();
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', options.cliPath, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
+    : spawn(options.cliPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  if (options.pidFile && child.pid !== undefined) {
+    writeDevServerPidFile(options.pidFile, {
+      pid: child.pid, launcherPid: process.pid, port, uiPort, dbFile: options.dbFile ?? '', startedAt: new Date().toISOString(),
+    });
+  }
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-STDERR_TAIL_CHARS);
@@ -175,21 +226,25 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
     });
   });
   // A crashed or interrupted parent must not leave the server running.
-  const killOnExit = () => signalGroup(child, 'SIGKILL');
+  // Not once it exited: its pid could be another program's group by then.
+  const killOnExit = () => {
+    if (!exited) signalGroup(child, 'SIGKILL');
+  };
   process.once('exit', killOnExit);
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
+  const stop = (graceMs = STOP_GRACE_MS): Promise<void> => {
     stopping ??= (async () => {
       if (!exited) {
         signalGroup(child, 'SIGTERM');
-        const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), STOP_GRACE_MS);
+        const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
         await exitPromise;
         clearTimeout(timer);
       }
       child.stdout?.destroy();
       child.stderr?.destroy();
       process.removeListener('exit', killOnExit);
+      if (options.pidFile && child.pid !== undefined) removeDevServerPidFile(options.pidFile, child.pid);
     })();
     return stopping;
   };
@@ -197,6 +252,7 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
   const address = `${hostForAddress(connectHost(ip))}:${port}`;
   const deadline = Date.now() + readyTimeoutMs;
   const wanted = Object.keys(searchAttributes);
+  let addedMissing = false;
   // A server that dies stops the wait at once, not after a connect timeout.
   while (!(await Promise.race([answers(address, namespace, wanted), exitPromise.then(() => false)]))) {
     if (exited) {
@@ -205,6 +261,7 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
       throw new DevServerStartError(
         `Temporal dev server (${options.cliPath}) ended before answering (${how}). Its output ends with:\n${output.trim()}`,
         /address already in use/i.test(output),
+        collidedPortIn(output),
       );
     }
     if (Date.now() > deadline) {
@@ -214,6 +271,11 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
         false,
       );
     }
+    // --search-attribute applies to a new state file only: one from before an attribute existed
+    // keeps its namespace without it, so the missing ones are added here.
+    if (wanted.length > 0 && !addedMissing && (await answers(address, namespace, []))) {
+      addedMissing = await addMissingSearchAttributes(address, namespace, searchAttributes, log);
+    }
     await sleep(250);
   }
   log(`Temporal dev server answers on ${address}${uiPort === false ? '' : ` (UI http://${hostForAddress(connectHost(ip))}:${uiPort})`}`);
@@ -222,7 +284,27 @@ async function startOnce(options: DevServerOptions, log: (line: string) => void)
     ...(uiPort === false ? {} : { uiAddress: `http://${hostForAddress(connectHost(ip))}:${uiPort}` }),
     pid: child.pid!,
     stop,
+    kill: killOnExit,
+    diesWithParent: setpriv !== undefined,
   };
+}
+
+async function addMissingSearchAttributes(
+  address: string, namespace: string, attributes: Readonly<Record<string, SearchAttributeTypeName>>, log: (line: string) => void,
+): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    try {
+      const added = await registerSearchAttributes(connection, namespace, attributes);
+      if (added.length > 0) log(`Temporal dev server: added search attributes its state file lacked: ${added.join(', ')}`);
+    } finally {
+      await connection.close();
+    }
+    return true;
+  } catch (error) {
+    log(`Temporal dev server: adding search attributes failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+    return false;
+  }
 }
 
 /** Adds the search attributes a remote namespace lacks; ones already there (any type) are left alone. */

@@ -26,7 +26,9 @@ import { reconcileCompletingTasks } from '../api/services/tasks';
 import { reconcileClosedProcesses } from '../api/services/process-reconciler';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { findOrBuildTemporalCli } from './temporal-cli';
-import { registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
+import { DevServerStartError, registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
+import { assertPortsFree, clearStaleDevServer, portInUseError } from './dev-server-guard';
+import { runStopSteps, type StopOutcome, type StopStep } from './shutdown';
 import { startExampleAgents } from '../agent/example-agents';
 import { issueExampleKeys, loadContract, readContractFile, registerExampleRunbooks, writeKeysFile, type ExampleKey } from './load-example';
 import { syncContractSchedules } from '../temporal/schedules';
@@ -47,7 +49,8 @@ export interface Mandate {
   temporalUiUrl?: string;
   exampleKeys: ExampleKey[];
   database: Database;
-  stop(): Promise<void>;
+  /** Stops everything within MANDATE_SHUTDOWN_GRACE; what had to be forced is in the outcome. */
+  stop(): Promise<StopOutcome>;
 }
 
 export async function startMandate(opts: MandateOptions): Promise<Mandate> {
@@ -57,13 +60,13 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
   const dataDir = path.resolve(config.MANDATE_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
   // Stopped in reverse: HTTP (in-flight requests finish), worker (drains), dispatcher,
-  // Temporal client, database, dev server. Stopping twice waits for the first stop.
-  const stops: (() => Promise<void>)[] = [];
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      for (const fn of [...stops].reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error while stopping'));
-    })());
+  // Temporal client, database, dev server, all within the grace period; past it the dev server
+  // is killed and the rest left to the process exit. Stopping twice waits for the first stop.
+  const graceMs = config.MANDATE_SHUTDOWN_GRACE;
+  const stops: StopStep[] = [];
+  let devServer: DevServer | undefined;
+  let stopping: Promise<StopOutcome> | undefined;
+  const stop = () => (stopping ??= runStopSteps([...stops].reverse(), graceMs, log, () => devServer?.kill()));
 
   try {
     const engineConfig = loadEngineConfig(config.MANDATE_ENGINE_CONFIG);
@@ -72,21 +75,14 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
     // Webhook secrets and replayable responses are sealed at rest with keys derived from these.
     const secretBox = createSecretBox(codecKeys);
 
-    let devServer: DevServer | undefined;
     let temporalAddress = config.TEMPORAL_ADDRESS;
     if (!temporalAddress) {
       const cliPath = await findOrBuildTemporalCli({ log: (line: string) => log.info(line) });
-      devServer = await startDevServer({
-        cliPath,
-        dbFile: path.join(dataDir, 'temporal.db'),
-        port: config.MANDATE_TEMPORAL_PORT,
-        uiPort: config.MANDATE_TEMPORAL_UI_PORT,
-        namespace: config.TEMPORAL_NAMESPACE,
-        searchAttributes: SEARCH_ATTRIBUTES,
-        log: (line: string) => log.debug({ component: 'temporal' }, line),
-      });
-      stops.push(() => devServer!.stop());
-      temporalAddress = devServer.address;
+      const server = await startEmbeddedTemporal(config, dataDir, cliPath, log);
+      devServer = server;
+      // SIGKILL a little before the deadline, so that its exit is seen within the grace period.
+      stops.push({ name: 'Temporal dev server', run: (remainingMs) => server.stop(Math.max(remainingMs - 500, 100)) });
+      temporalAddress = server.address;
     } else {
       const connection = await Connection.connect({ address: temporalAddress });
       try {
@@ -97,10 +93,10 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
     }
 
     const database = await openDatabase({ url: config.DATABASE_URL, dataDir, log });
-    stops.push(() => database.close());
+    stops.push({ name: 'database', run: () => database.close() });
 
     const temporal: TemporalHandle = await connectTemporal({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MANDATE_TASK_QUEUE, codec });
-    stops.push(() => temporal.close());
+    stops.push({ name: 'Temporal client', run: () => temporal.close() });
 
     let exampleKeys: ExampleKey[] = [];
     if (config.MANDATE_LOAD_EXAMPLES && opts.exampleContract !== '') {
@@ -125,7 +121,7 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
         }),
       });
       dispatcher.start();
-      stops.push(() => dispatcher.stop());
+      stops.push({ name: 'outbox dispatcher', run: () => dispatcher.stop() });
 
       const worker: EngineWorker = await startEngineWorker({
         temporalAddress,
@@ -136,9 +132,14 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
         codec,
         log,
         workflowBundlePath: opts.workflowBundlePath,
+        // Running activities are cancelled after a third of the grace period; past half of it the
+        // worker gives up on them (a local activity retrying forever would otherwise hold it).
+        shutdown: { shutdownGraceTime: Math.round(graceMs / 3), shutdownForceTime: Math.round(graceMs / 2) },
       });
-      stops.push(() => worker.shutdown());
-      worker.running.catch((err: unknown) => log.fatal({ err }, 'engine worker stopped'));
+      stops.push({ name: 'engine worker', run: () => worker.shutdown() });
+      worker.running.catch((err: unknown) => {
+        if (!stopping) log.fatal({ err }, 'engine worker stopped');
+      });
     }
 
     let apiUrl: string | undefined;
@@ -146,10 +147,10 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
       // Authentication from memory while key changes are heard (a revocation anywhere counts at once).
       const principalCache = createPrincipalCache();
       const keyChanges = await database.listen(API_KEY_CHANNEL, principalCache);
-      stops.push(() => keyChanges.stop());
+      stops.push({ name: 'API key listener', run: () => keyChanges.stop() });
       const apiDeps = { db: database.db, temporal, log, adminKey: config.MANDATE_ADMIN_KEY, secretBox, principalCache, monitoringSecrets: (contractId: string) => monitoringSecrets(engineConfig, contractId) };
       const server = await listen(createApp(apiDeps), config.PORT);
-      stops.push(() => closeServer(server, SHUTDOWN_GRACE_MS, log));
+      stops.push({ name: 'API (in-flight requests)', run: () => closeServer(server, Math.min(SHUTDOWN_GRACE_MS, graceMs / 3), log) });
       const address = server.address();
       apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : config.PORT}`;
       // Completions the workflow did not confirm in time are delivered again, same update id.
@@ -161,14 +162,14 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
         void closed(new Date(Date.now() - 60 * 60_000));
       }, 15_000);
       timer.unref();
-      stops.push(async () => clearInterval(timer));
+      stops.push({ name: 'task reconciliation', run: async () => clearInterval(timer) });
     }
 
     // The example contract's party agents, in-process, talking to this API (stopped first).
     if (config.MANDATE_START_AGENTS && config.MANDATE_LOAD_EXAMPLES && opts.exampleContract !== '' && apiUrl) {
       const contract = await readContractFile(opts.exampleContract ?? 'examples/contract.yaml');
       const agents = await startExampleAgents({ db: database.db, contract, dataDir, apiUrl, log });
-      stops.push(() => agents.stop());
+      stops.push({ name: 'example agents', run: () => agents.stop() });
     }
 
     return { apiUrl, temporalAddress, temporalUiUrl: devServer?.uiAddress, exampleKeys, database, stop };
@@ -233,10 +234,44 @@ async function loadExampleOnce(database: Database, file: string, dataDir: string
   return keys;
 }
 
+/**
+ * The dev server of this data dir: one left running by a launcher killed with -9 is stopped first,
+ * a port held by another program is named with its variable (never "address already in use").
+ */
+async function startEmbeddedTemporal(config: AppConfig, dataDir: string, cliPath: string, log: Logger): Promise<DevServer> {
+  const dbFile = path.join(dataDir, 'temporal.db');
+  const pidFile = path.join(dataDir, 'temporal.pid');
+  const ip = '127.0.0.1';
+  const ports = [
+    { port: config.MANDATE_TEMPORAL_PORT, variable: 'MANDATE_TEMPORAL_PORT' },
+    { port: config.MANDATE_TEMPORAL_UI_PORT, variable: 'MANDATE_TEMPORAL_UI_PORT' },
+  ];
+  await clearStaleDevServer({ pidFile, dbFile, log: (line) => log.info({ component: 'temporal' }, line), warn: (line) => log.warn({ component: 'temporal' }, line) });
+  await assertPortsFree(ip, ports);
+  try {
+    return await startDevServer({
+      cliPath,
+      dbFile,
+      pidFile,
+      ip,
+      port: config.MANDATE_TEMPORAL_PORT,
+      uiPort: config.MANDATE_TEMPORAL_UI_PORT,
+      namespace: config.TEMPORAL_NAMESPACE,
+      searchAttributes: SEARCH_ATTRIBUTES,
+      log: (line: string) => log.debug({ component: 'temporal' }, line),
+    });
+  } catch (err) {
+    // Taken between the check and the bind.
+    const named = err instanceof DevServerStartError ? ports.find((p) => p.port !== 0 && p.port === err.collidedPort) : undefined;
+    if (named) throw portInUseError(ip, named.port, named.variable);
+    throw err;
+  }
+}
+
 function listen(app: ReturnType<typeof createApp>, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(server)));
-    server.on('error', reject);
+    server.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? portInUseError('0.0.0.0', port, 'PORT') : err));
   });
 }
 

@@ -23,6 +23,8 @@ export interface EngineWorkerOptions {
   /** A prebuilt bundle (tests build one per run); otherwise workflows/index.ts is bundled. */
   workflowBundlePath?: string;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>>;
+  /** How long shutdown() lets running tasks finish, then gives up on them (the launcher's grace). */
+  shutdown?: Pick<WorkerOptions, 'shutdownGraceTime' | 'shutdownForceTime'>;
 }
 
 export interface EngineWorker {
@@ -58,6 +60,7 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
     dataConverter: { payloadCodecs: [opts.codec] },
     ...workflowSource,
     ...opts.tuning,
+    ...opts.shutdown,
   });
   const running = worker.run().finally(async () => {
     await connection.close();

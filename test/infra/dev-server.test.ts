@@ -131,6 +131,28 @@ describe('startDevServer', () => {
     }
   });
 
+  it('when the state file was made without a search attribute, then a start that wants it adds it instead of waiting for it', async () => {
+    // --search-attribute applies to a new namespace only: a data dir from before an attribute existed lacks it.
+    const cliPath = await findOrBuildTemporalCli();
+    const dbFile = join(scratch, 'older-state.db');
+    const older = await startDevServer({ cliPath, dbFile, uiPort: false, searchAttributes: { MandateContract: 'Keyword' } });
+    await older.stop();
+    const lines: string[] = [];
+    const newer = await startDevServer({ cliPath, dbFile, uiPort: false, searchAttributes: SEARCH_ATTRIBUTES, readyTimeoutMs: 45_000, log: (l) => lines.push(l) });
+    try {
+      const connection = await Connection.connect({ address: newer.address });
+      try {
+        const listed = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+        for (const name of Object.keys(SEARCH_ATTRIBUTES)) expect(listed.customAttributes?.[name], name).toBe(KEYWORD);
+      } finally {
+        await connection.close();
+      }
+      expect(lines.join('\n')).toMatch(/added search attributes its state file lacked: .*MandateClient/);
+    } finally {
+      await newer.stop();
+    }
+  });
+
   it('when a UI is wanted, then it gets its own free port and answers over HTTP', async () => {
     const cliPath = await findOrBuildTemporalCli();
     const server = await startDevServer({ cliPath });
