@@ -11,7 +11,7 @@ import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState, registerProcess } from '../db/processes';
 import { attachJobAttempt, offerAgentJobs, reofferAgentJobs, withdrawAgentJobs, type AgentJobInput } from '../db/agent-jobs';
-import { toActivityFailure } from '../db/errors';
+import { isTransientDbError, toActivityFailure } from '../db/errors';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { getRunbook } from '../db/runbooks';
 import { sliceContract, type ContractSlice } from '../domain/raci';
@@ -88,6 +88,25 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
     });
   }
 
+  /**
+   * The record an engine or agent activity carries is written before it acts. An outage of the
+   * database is waited out here, heartbeating, so it never spends the action's own attempts (a
+   * step must not fail because PostgreSQL was away for a minute); a data error fails for good.
+   */
+  async function recordCarried(record: StepRecord): Promise<void> {
+    const context = Context.current();
+    for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+      try {
+        return await recordStep(record);
+      } catch (err) {
+        if (!isTransientDbError(err) || context.cancellationSignal.aborted) throw err;
+        log.warn({ err: err instanceof Error ? err.message : String(err), processId: record.processId }, 'database unreachable: the step record waits for it');
+        context.heartbeat();
+        await context.sleep(delayMs);
+      }
+    }
+  }
+
   async function writeRecord(record: StepRecord): Promise<void> {
     await db.transaction().execute(async (trx) => {
       if (record.entries.length > 0) await appendJournal(trx, record.processId, record.entries);
@@ -146,7 +165,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
      * started is returned at once. A retry means the agent went silent: the job is offered again.
      */
     async awaitAgentResult(input: { jobId: string; record?: StepRecord }): Promise<unknown> {
-      if (input.record) await recordStep(input.record);
+      if (input.record) await recordCarried(input.record);
       const info = Context.current().info;
       const job = await attachJobAttempt(db, input.jobId, { taskToken: Buffer.from(info.taskToken).toString('base64'), attempt: info.attempt });
       if (!job) throw ApplicationFailure.nonRetryable(`agent job ${input.jobId} does not exist`, 'AgentJobMissing');
@@ -163,7 +182,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
      * First writes the record earlier steps left, so a step costs no write of its own.
      */
     async runEngineAction(input: { action: string; params: Record<string, unknown>; idempotencyKey: string; record?: StepRecord }): Promise<unknown> {
-      if (input.record) await recordStep(input.record);
+      if (input.record) await recordCarried(input.record);
       const def = actions[input.action];
       if (!def) {
         const failure = unknownActionFailure(input.action);
