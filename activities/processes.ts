@@ -1,4 +1,4 @@
-// Engine activities that start a process from a process (DESIGN.md: a failed backup opens
+// Engine activities that start a process from a process (docs/ARCHITECTURE.md "Processes (catalogue)": a failed backup opens
 // an incident). Like the API, they register the process row first, then start its workflow
 // idempotently, so a retried activity opens nothing twice.
 import { ApplicationFailure } from '@temporalio/activity';

@@ -1,4 +1,4 @@
-// A party agent (DESIGN.md "Agents"): long-polls the API for its party's jobs, runs only
+// A party agent (docs/ARCHITECTURE.md "Agents"): long-polls the API for its party's jobs, runs only
 // actions of its own configuration (argv, never a shell), heartbeats while one runs and
 // posts the result. On stop it takes no new job and lets running ones finish within a
 // grace period; a job left behind stops heartbeating and the engine offers it again.

@@ -88,7 +88,7 @@ export function decodeCursor(value: string, arity: number): string[] {
 
 /**
  * The provider and the client see a process's whole journal; any other party sees only
- * the steps it had a role in (DESIGN.md "Trust boundaries").
+ * the steps it had a role in (docs/ARCHITECTURE.md "Trust boundaries").
  */
 export function journalView(entries: JournalRow[], partyId: string, contract: { provider_id: string; client_id: string }) {
   const seesAll = partyId === contract.provider_id || partyId === contract.client_id;

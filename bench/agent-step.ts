@@ -1,4 +1,4 @@
-// What an agent step costs next to an engine-action step (DESIGN.md "Agents"): the same
+// What an agent step costs next to an engine-action step (docs/ARCHITECTURE.md "Agents"): the same
 // no-op program (bench/noop.mjs) run by the engine worker, or by a party agent through the
 // API (long poll, pickup signal, async completion with the task token), in one run on one
 // dev server and one database.

@@ -1,4 +1,4 @@
-// What routing costs (DESIGN.md "What a step may cost"): a process of N engine-action
+// What routing costs (docs/ARCHITECTURE.md "What a step may cost"): a process of N engine-action
 // steps against a bare workflow of N activities, on one dev server and one database.
 //
 //   npm run bench:step-overhead   (env: BENCH_W=20 workflows × BENCH_N=10 steps,

@@ -16,7 +16,7 @@ const bare = wf.proxyActivities<BareActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
 });
 
-/** The DESIGN.md baseline: N activities in sequence, nothing else. */
+/** The baseline of docs/ARCHITECTURE.md "What a step may cost": N activities in sequence, nothing else. */
 export async function bareSteps(input: { steps: number; activity: 'noop' | 'noopProgram' }): Promise<number> {
   const id = wf.workflowInfo().workflowId;
   for (let i = 0; i < input.steps; i++) {

@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { jsonb } from './json';
 import type { AgentJobRow, Schema } from './schema';
 
-/** A job offered to the agents of R's party (DESIGN.md "Agents"). */
+/** A job offered to the agents of R's party (docs/ARCHITECTURE.md "Agents"). */
 export interface AgentJobInput {
   id: string;
   processId: string;

@@ -1,4 +1,4 @@
-// Change management for the patch cycle (DESIGN.md "Change policy"): how a change is typed
+// Change management for the patch cycle (docs/ARCHITECTURE.md "Change policy"): how a change is typed
 // by the contract's policy, whether its approval still holds, which maintenance window it
 // runs in and whether a batch (and its rollback) still fits there. Pure: instants are ms.
 import { z } from 'zod';

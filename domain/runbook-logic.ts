@@ -1,4 +1,4 @@
-// JSONLogic as runbooks use it (DESIGN.md "Trust boundaries": conditions are data, never
+// JSONLogic as runbooks use it (docs/ARCHITECTURE.md "Trust boundaries": conditions are data, never
 // evaluated code): a vetted list of operators, literal `var` paths checked against what a
 // step may see, and evaluation through json-logic-js (pure JS, safe in the workflow sandbox).
 import * as jsonLogicModule from 'json-logic-js';

@@ -1,4 +1,4 @@
-// Declarative runbooks (DESIGN.md "Processes (catalogue)"): operators write them as data,
+// Declarative runbooks (docs/ARCHITECTURE.md "Processes (catalogue)"): operators write them as data,
 // one interpreter workflow runs them through runStep. This file holds their schema, the
 // validation that refuses a malformed runbook with the JSON pointer of each fault, and the
 // pure decisions the interpreter takes (run or skip a step, its parameters, what a failure leads to).

@@ -1,6 +1,6 @@
 // A contract's recurring work as Temporal Schedules: pure mapping of its `schedules:`
 // onto Temporal's calendar specs and policies, a stable hash of each, and the business
-// key a scheduled run takes from its scheduled time (DESIGN.md "Recurring work").
+// key a scheduled run takes from its scheduled time (docs/ARCHITECTURE.md "Recurring work").
 import { DateTime } from 'luxon';
 import type { Contract } from './contract';
 import type { MaintenanceWindow, TemporalCalendarSpec } from './calendar-spec';

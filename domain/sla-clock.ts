@@ -1,4 +1,4 @@
-// An SLA clock (DESIGN.md "SLA clocks"): counts business time in the contract's calendar
+// An SLA clock (docs/ARCHITECTURE.md "SLA clocks"): counts business time in the contract's calendar
 // only while the provider holds the work. It stops while the work waits on the client or
 // on a vendor the client contracted; the provider's own subcontractors do not stop it.
 // The deadline is kept as an instant and recomputed on resume: resume + remaining time.

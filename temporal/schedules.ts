@@ -1,4 +1,4 @@
-// Keeps a contract's Temporal Schedules equal to its `schedules:` (DESIGN.md "Recurring
+// Keeps a contract's Temporal Schedules equal to its `schedules:` (docs/ARCHITECTURE.md "Recurring
 // work"): created on activation, updated on amendment, deleted on termination. The hash
 // lives in the action's memo: a schedule's own memo cannot be changed by an update.
 import {

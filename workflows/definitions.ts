@@ -3,7 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ProcessCarry } from './kernel/run';
 
-/** What every process starts with (DESIGN.md "Contract → process"). */
+/** What every process starts with (docs/ARCHITECTURE.md "Contract → process"). */
 export interface ProcessStart<I = unknown> {
   contractId: string;
   version: number;

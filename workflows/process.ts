@@ -145,7 +145,11 @@ async function finish(run: ProcessRun, status: 'completed' | 'failed' | 'cancell
   const jobs = run.jobs.ids();
   run.note({ event: `process.${status}`, data: reason ? { reason } : {} });
   const at = nowIso();
+  // A failure is told, not only journaled: to whoever asked for the process and to the provider.
+  const told = status === 'failed' ? [...new Set([run.start.requestedBy.partyId, run.providerId])].filter((p) => p !== '') : [];
+  const outbox = told.map((partyId) => ({ effectKey: `${run.processId}:process.failed:${partyId}`, partyId, event: 'process.failed', payload: { processId: run.processId, processType: run.start.processType, contractId: run.start.contractId, reason, at } }));
   await run.attest(undefined, {
+    ...(outbox.length > 0 && { outbox }),
     settleTasks: open.map((taskId) => ({ taskId, status: 'cancelled' as const, at })),
     withdrawJobs: jobs,
     process: { status, currentStep: null, endedAt: at },

@@ -1,4 +1,4 @@
-// The routes party agents use (DESIGN.md "Agents"): long-poll a job of their party,
+// The routes party agents use (docs/ARCHITECTURE.md "Agents"): long-poll a job of their party,
 // heartbeat while it runs, post its result. Agent keys only; other parties' jobs are 404.
 import type { Router } from 'express';
 import type { ApiDeps } from '../app';

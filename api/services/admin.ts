@@ -1,4 +1,4 @@
-// Who administers what (DESIGN.md "Trust boundaries"): the provider's admins (and the
+// Who administers what (docs/ARCHITECTURE.md "Trust boundaries"): the provider's admins (and the
 // bootstrap MANDATE_ADMIN_KEY) administer every party; a party's own admins administer its
 // users, agents, keys and webhooks. A party the caller cannot see is 404, one it can see
 // but not administer is 403.

@@ -1,4 +1,4 @@
-// Party agents' side of agent steps (DESIGN.md "Agents"): an agent of R's party takes an
+// Party agents' side of agent steps (docs/ARCHITECTURE.md "Agents"): an agent of R's party takes an
 // offered job (the process is signalled), heartbeats (relayed to the engine activity with
 // its task token) and posts its result once (recorded, then the activity is completed).
 // Agents never reach Temporal; every answer here is about jobs of the caller's party only.

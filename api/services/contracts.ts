@@ -23,7 +23,7 @@ export interface ContractDeps {
 }
 
 /**
- * Hooks for recurring work (DESIGN.md "Recurring work"): the schedule sync plugs in here.
+ * Hooks for recurring work (docs/ARCHITECTURE.md "Recurring work"): the schedule sync plugs in here.
  * They run after the status change is committed; a failure is logged, never undoes it.
  */
 export const contractHooks = {

@@ -1,4 +1,4 @@
-// Jobs offered to party agents (DESIGN.md "Agents"). The idempotency key is process + step
+// Jobs offered to party agents (docs/ARCHITECTURE.md "Agents"). The idempotency key is process + step
 // (+ asset): the same on every attempt, so an action retried never acts twice.
 import { sql, type Kysely } from 'kysely';
 

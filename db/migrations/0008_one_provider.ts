@@ -1,4 +1,4 @@
-// One provider per deployment (DESIGN.md "Trust boundaries"): the API checked it before
+// One provider per deployment (docs/ARCHITECTURE.md "Trust boundaries"): the API checked it before
 // inserting, which two concurrent requests could both pass. The database now says it too.
 import { sql, type Kysely } from 'kysely';
 

@@ -1,4 +1,4 @@
-// Pins what one engine-action step costs in Temporal history (DESIGN.md "What a step may
+// Pins what one engine-action step costs in Temporal history (docs/ARCHITECTURE.md "What a step may
 // cost"): a change that adds a round trip per step changes the count and fails here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { temporal as proto } from '@temporalio/proto';
