@@ -22,7 +22,7 @@ import { createPrincipalCache } from '../api/principal-cache';
 import { API_KEY_CHANNEL } from '../db/notifications';
 import { findProviderParty } from '../db/parties';
 import { createLogger } from '../api/observability';
-import { reconcileCompletingTasks } from '../api/services/tasks';
+import { reconcileCompletingTasks, redeliverLostCompletions } from '../api/services/tasks';
 import { reconcileClosedProcesses } from '../api/services/process-reconciler';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { findOrBuildTemporalCli } from './temporal-cli';
@@ -157,6 +157,8 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
       // Processes closed with Temporal's own tools: the database follows (a full pass at start).
       const closed = (since?: Date) => reconcileClosedProcesses({ db: apiDeps.db, client: temporal.client, log }, since).catch((err: unknown) => log.warn({ err }, 'closed-process reconciliation failed'));
       void closed();
+      // Rows an earlier kernel settled done without the workflow receiving them: delivered again, once at start.
+      void redeliverLostCompletions({ ...apiDeps, client: temporal.client, updateWaitMs: 10_000 }).catch((err: unknown) => log.warn({ err }, 'redelivery of lost completions failed'));
       const timer = setInterval(() => {
         reconcileCompletingTasks({ ...apiDeps, client: temporal.client, updateWaitMs: 10_000 }, 30_000).catch((err: unknown) => log.warn({ err }, 'task reconciliation failed'));
         void closed(new Date(Date.now() - 60 * 60_000));

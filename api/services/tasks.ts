@@ -14,7 +14,7 @@ import type { Principal } from '../../db/api-keys';
 import { assignTask, claimTask, getTask, listCompletingTasks, reopenTask, settleTask } from '../../db/tasks';
 import { getUser } from '../../db/parties';
 import type { TaskRow } from '../../db/schema';
-import { completeTaskUpdate, type TaskCompletion } from '../../workflows/definitions';
+import { completeTaskUpdate, processStateQuery, type TaskCompletion } from '../../workflows/definitions';
 import { mayCompleteTask, mayReassignTask, rolesToComplete } from '../../domain/authorization';
 import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
 import { authorize } from './authorize';
@@ -138,6 +138,38 @@ export async function reconcileCompletingTasks(deps: { db: Kysely<Schema>; clien
     await settleDelivery(deps.db, task, delivery);
   }
   return stuck.length;
+}
+
+/**
+ * Completions the database says are done but the workflow never received: a deployment that
+ * ran the earlier kernel (which settled rows from a local activity that a crash could undo) may
+ * hold some. For each running process with such rows, the run's own list of open tasks decides:
+ * a `done` row it still waits for is delivered again with what the person submitted.
+ */
+export async function redeliverLostCompletions(deps: { db: Kysely<Schema>; client: Client; log: Logger; updateWaitMs: number }): Promise<number> {
+  const rows = await deps.db
+    .selectFrom('tasks')
+    .innerJoin('processes', 'processes.id', 'tasks.process_id')
+    .selectAll('tasks')
+    .where('tasks.status', '=', 'done')
+    .where('tasks.submission', 'is not', null)
+    .where('processes.status', '=', 'running')
+    .orderBy('tasks.completed_at', 'desc')
+    .limit(500)
+    .execute();
+  const byProcess = new Map<string, TaskRow[]>();
+  for (const row of rows) byProcess.set(row.process_id, [...(byProcess.get(row.process_id) ?? []), row]);
+  let redelivered = 0;
+  for (const [processId, done] of byProcess) {
+    const state = await deps.client.workflow.getHandle(processId).query(processStateQuery).catch(() => undefined);
+    const waiting = new Set(state?.currentStep?.openTaskIds ?? []);
+    for (const task of done.filter((t) => waiting.has(t.id))) {
+      const delivery = await deliverCompletion(deps, processId, task.submission as TaskCompletion);
+      deps.log.warn({ taskId: task.id, processId, delivery: delivery.kind }, 'a completion the workflow never received was delivered again');
+      redelivered++;
+    }
+  }
+  return redelivered;
 }
 
 /** Assigns an open task of my party to one of its users able to complete it. */
