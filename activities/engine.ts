@@ -16,6 +16,7 @@ import { getRunbook } from '../db/runbooks';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
+import { crashPoint } from '../worker/crash-points';
 
 export type { SlaRecordInput };
 
@@ -89,6 +90,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
     });
+    crashPoint('record.committed');
   }
 
   return {

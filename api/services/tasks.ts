@@ -12,6 +12,7 @@ import { getUser } from '../../db/parties';
 import type { TaskRow } from '../../db/schema';
 import { completeTaskUpdate, type TaskCompletion } from '../../workflows/definitions';
 import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
+import { crashPoint } from '../../worker/crash-points';
 
 export interface CompletionRequest {
   decision?: 'approve' | 'reject';
@@ -40,6 +41,7 @@ export async function completeTask(
     const now = await getTask(db, taskId);
     throw conflict(`task ${taskId} is ${now?.status ?? 'gone'}: it can be completed once`, { taskStatus: now?.status });
   }
+  crashPoint('task.claimed');
 
   const delivery = await deliverCompletion(deps, task.process_id, completion);
   switch (delivery.kind) {
