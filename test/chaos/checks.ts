@@ -64,8 +64,12 @@ export interface HistoryFacts {
   activities: Map<string, { type: string; startToCloseMs?: number; heartbeatMs?: number }>;
   engineActionsCompleted: number;
   lastEvent: string;
-  /** Workflow time of every workflow task the history holds (its WorkflowTaskStarted events). */
-  workflowTaskTimes: number[];
+  /**
+   * Every workflow time a persisted workflow task ran at: the start of each completed
+   * workflow task, and each local activity's completion (its marker), which moves workflow
+   * time on inside a workflow task.
+   */
+  workflowTimes: number[];
 }
 
 function tsMs(ts: Timestamp | null | undefined): number | undefined {
@@ -92,12 +96,28 @@ export async function historyFacts(client: Client, codec: PayloadCodec, processI
   const activities = new Map<string, { type: string; startToCloseMs?: number; heartbeatMs?: number }>();
   let engineActionsCompleted = 0;
   let lastWorkflowTaskStarted: number | undefined;
-  const workflowTaskTimes: number[] = [];
+  const startedAt = new Map<number, number>();
+  const workflowTimes: number[] = [];
   const scheduledType = new Map<number, string>();
   for (const e of events) {
     if (e.workflowTaskStartedEventAttributes) {
       lastWorkflowTaskStarted = tsMs(e.eventTime);
-      if (lastWorkflowTaskStarted !== undefined) workflowTaskTimes.push(lastWorkflowTaskStarted);
+      if (lastWorkflowTaskStarted !== undefined) startedAt.set(Number(e.eventId?.toString() ?? 0), lastWorkflowTaskStarted);
+    }
+    const wftCompleted = e.workflowTaskCompletedEventAttributes;
+    if (wftCompleted) {
+      const at = startedAt.get(Number(wftCompleted.startedEventId?.toString() ?? 0));
+      if (at !== undefined) workflowTimes.push(at);
+    }
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      // Core's own JSON (never encrypted): {seq, activity_type, complete_time: {seconds, nanos}, …}
+      const data = marker.details?.data?.payloads?.[0]?.data;
+      if (data) {
+        const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as { complete_time?: { seconds: number | string; nanos?: number } };
+        const t = parsed.complete_time;
+        if (t) workflowTimes.push(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
+      }
     }
     const acc = e.workflowExecutionUpdateAcceptedEventAttributes;
     if (acc) {
@@ -127,7 +147,7 @@ export async function historyFacts(client: Client, codec: PayloadCodec, processI
     completedUpdates,
     activities,
     engineActionsCompleted,
-    workflowTaskTimes,
+    workflowTimes,
     lastEvent: last ? `${eventName(last)} (event ${String(last.eventId)}, ${new Date(tsMs(last.eventTime) ?? 0).toISOString()})` : 'none',
   };
 }
@@ -305,15 +325,15 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
     for (const update of facts.accepted.values()) {
       if (!byTask.has(update.updateId) && facts.status !== 'RUNNING') fail(`the history accepted update ${update.updateId} (user ${update.completion?.userId ?? '?'}) but the journal has no task entry for it`);
     }
-    // Every entry is stamped with workflow time: a time no workflow task of the history ran at
-    // means a workflow task Temporal never persisted wrote it (task entries are checked above).
-    const taskTimes = new Set(facts.workflowTaskTimes);
-    const strays = journal.filter((r) => !r.event.startsWith('task.') && !taskTimes.has(r.at.getTime()));
+    // Every entry is stamped with workflow time: a time no persisted workflow task ran at means
+    // a workflow task Temporal never persisted wrote it (task entries are checked above).
+    const times = new Set(facts.workflowTimes);
+    const strays = journal.filter((r) => !r.event.startsWith('task.') && !times.has(r.at.getTime()));
     if (strays.length > 0) {
-      const nearest = (ms: number) => facts.workflowTaskTimes.reduce((best, t) => (Math.abs(t - ms) < Math.abs(best - ms) ? t : best), facts.workflowTaskTimes[0] ?? 0);
+      const nearest = (ms: number) => facts.workflowTimes.reduce((best, t) => (Math.abs(t - ms) < Math.abs(best - ms) ? t : best), facts.workflowTimes[0] ?? 0);
       fail(
-        `${strays.length} journal entries carry a time at which no workflow task of the history ran, so a workflow task Temporal never persisted wrote them (the database led the history): ` +
-          strays.slice(0, 5).map((r) => `${journalLine(r)}${r.step_key ? ` [${r.step_key}]` : ''} (nearest persisted workflow task ${new Date(nearest(r.at.getTime())).toISOString()})`).join('; '),
+        `${strays.length} journal entries carry a workflow time no persisted workflow task ran at, so a workflow task Temporal never persisted wrote them (the database led the history; appendJournal kept them, the re-run's entries were skipped): ` +
+          strays.slice(0, 5).map((r) => `${journalLine(r)}${r.step_key ? ` [${r.step_key}]` : ''} (nearest persisted workflow time ${new Date(nearest(r.at.getTime())).toISOString()})`).join('; '),
       );
     }
     const ends = journal.filter((r) => r.event.startsWith('process.') && r.event !== 'process.started');
