@@ -32,7 +32,7 @@ const light: ChaosPlan = {
 const heavy: ChaosPlan = {
   name: 'long',
   processes: 30,
-  worker: [`record.committed@${randomIn(5, 40)}`, `record.committed@${randomIn(10, 60)}`],
+  worker: [`record.committed@${randomIn(5, 25)}`, `record.committed@${randomIn(3, 20)}`],
   api: ['task.claimed@3', 'task.claimed@12'],
   launcher: ['record.committed@1'],
   randomWorkerKills: 2,
@@ -41,19 +41,22 @@ const heavy: ChaosPlan = {
   phase1Ms: 120_000,
   settleMs: 180_000,
   pauseMs: [500, 2000],
-  randomKillAfterMs: [3_000, 10_000],
+  randomKillAfterMs: [8_000, 15_000],
   seed,
 };
 
 const plan = long ? heavy : light;
 let database: TestDatabase;
+let keepDatabase = false;
 
 beforeAll(async () => {
   database = await createTestDatabase();
 });
 
 afterAll(async () => {
-  await database?.drop();
+  // A failed run's database stays for the post-mortem, next to its data dir.
+  if (keepDatabase) await database?.database.close();
+  else await database?.drop();
 });
 
 describe(`chaos (${plan.name}: ${plan.processes} onboardings)`, () => {
@@ -66,7 +69,8 @@ describe(`chaos (${plan.name}: ${plan.processes} onboardings)`, () => {
       for (const note of report.outcome.notes) say(`note: ${note}`);
       if (report.outcome.failures.length > 0) {
         say(`timeline:\n  ${report.timeline.join('\n  ')}`);
-        say(`logs and data kept in ${report.dataDir}`);
+        keepDatabase = true;
+        say(`logs, data dir and codec key kept in ${report.dataDir}; database kept: ${database.url}`);
       }
       expect(report.outcome.failures, report.summary).toEqual([]);
     },

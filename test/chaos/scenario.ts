@@ -12,7 +12,7 @@
 //    time together with its dev server, and restarted on the same data dir.
 //
 // Then the run settles (bounded) and the invariant is checked (checks.ts).
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -85,6 +85,8 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
   const { directoryFile } = await writeEngineConfig(dataDir);
   const [temporalPort, apiPort] = await pickFreePorts(2);
   const codecKeys = newCodecKeySpec('chaos');
+  // Kept with the data dir (as the launcher keeps its own): a failed run's histories stay readable.
+  await writeFile(path.join(dataDir, 'codec-keys'), `${codecKeys}\n`, { mode: 0o600 });
   const temporalCli = await findOrBuildTemporalCli({ log: env.say });
   const cluster = new Cluster({ dataDir, databaseUrl: env.databaseUrl, codecKeys, temporalCli, temporalPort: temporalPort!, apiPort: apiPort!, workflowBundlePath: env.workflowBundlePath, say: env.say });
   cluster.note(`plan ${plan.name}: ${plan.processes} processes, seed ${plan.seed}, data dir ${dataDir}`);
@@ -127,10 +129,17 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       });
     };
   };
+  /** Kills the node at random, each time a random while after its latest start (a crash point's restart starts the wait again). */
   const randomKills = async (node: MandateNode, kind: KillKind, count: number, specs: string[], active: () => boolean) => {
     for (let i = 0; i < count && active(); i++) {
-      await sleep(between(plan.randomKillAfterMs));
-      await turns.get(node.name);
+      for (;;) {
+        await turns.get(node.name);
+        const incarnation = node.current;
+        const wait = (incarnation?.readyAtMs ?? Date.now()) + between(plan.randomKillAfterMs) - Date.now();
+        await sleep(Math.max(0, wait));
+        await turns.get(node.name);
+        if (node.current === incarnation || !active()) break;
+      }
       if (!active() || !node.running) continue;
       await inTurn(node.name, async () => {
         await snapshot(`random kill of ${kind} ${cluster.elapsed()}`);
@@ -240,7 +249,7 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       const client = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [codec] } });
       const deadWorkers = new Map<string, string>();
       for (const node of [cluster.worker, cluster.launcher]) {
-        for (const inc of node.incarnations) if (inc.end && inc.end !== 'stopped') deadWorkers.set(String(inc.pid), `${node.name} pid ${inc.pid}, ${inc.end} at ${cluster.elapsed(inc.endedAtMs)}`);
+        for (const inc of node.incarnations) deadWorkers.set(String(inc.pid), `${node.name} pid ${inc.pid}, started ${cluster.elapsed(inc.startedAtMs)}, ${inc.end ? `ended ${cluster.elapsed(inc.endedAtMs)}: ${inc.end}` : 'still running'}`);
       }
       outcome = await checkInvariant({ db: env.db, client, codec, employees: people.employees, ledger: people.ledger, snapshots, directoryFile, deadWorkers });
     } finally {
