@@ -2,7 +2,7 @@
 // one launcher with role `all`), each a child process of its own process group so it can be
 // killed with SIGKILL and started again on the same data dir, ports and database.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,8 @@ export async function writeEngineConfig(dataDir: string): Promise<{ file: string
 /** One incarnation of a node: its pid, when it started and how it ended. */
 export interface Incarnation {
   pid: number;
+  /** Its MANDATE_CRASH_POINTS ('' for none). */
+  crashPoints: string;
   startedAtMs: number;
   readyAtMs?: number;
   endedAtMs?: number;
@@ -82,7 +84,6 @@ export class MandateNode {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private expectedEnd?: string;
-  private log?: WriteStream;
   /** Called when the node dies without the harness asking (a crash point, a crash). */
   onUnexpectedExit?: (node: MandateNode, how: string) => void;
 
@@ -109,12 +110,15 @@ export class MandateNode {
     if (this.running) throw new Error(`${this.name} is running already`);
     const env = { ...this.cluster.nodeEnv(this.role), MANDATE_CRASH_POINTS: crashPoints, ...extraEnv };
     const logFile = path.join(this.cluster.options.dataDir, 'logs', `${this.name}.log`);
-    this.log = createWriteStream(logFile, { flags: 'a' });
-    this.log.write(`\n=== start ${new Date().toISOString()} crash points: ${crashPoints || 'none'}\n`);
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const write = (text: string) => {
+      if (!log.writableEnded) log.write(text);
+    };
+    write(`\n=== start ${new Date().toISOString()} crash points: ${crashPoints || 'none'}\n`);
     const child = spawn(process.execPath, ['--import', 'tsx', nodeEntry], { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.expectedEnd = undefined;
-    const incarnation: Incarnation = { pid: child.pid ?? -1, startedAtMs: Date.now() };
+    const incarnation: Incarnation = { pid: child.pid ?? -1, crashPoints, startedAtMs: Date.now() };
     this.incarnations.push(incarnation);
     let tail = '';
     let crashLine: string | undefined;
@@ -123,14 +127,14 @@ export class MandateNode {
     let stdoutBuffer = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
-      this.log?.write(text);
+      write(text);
       stdoutBuffer = (stdoutBuffer + text).slice(-10_000);
       if (stdoutBuffer.includes('CHAOS_READY ')) onReady?.();
       tail = (tail + text).slice(-3000);
     });
     child.stderr!.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
-      this.log?.write(text);
+      write(text);
       tail = (tail + text).slice(-3000);
       crashLine ??= /\[crash-point\] ([a-z0-9.-]+) reached \(time (\d+)\)/.exec(text)?.[0];
     });
@@ -146,7 +150,7 @@ export class MandateNode {
         const how = crash ? `crash-point:${crash[1]}#${crash[2]}` : (this.expectedEnd ?? `exit ${signal ?? code}: ${tail.trim().split('\n').slice(-5).join(' | ')}`);
         const byHarness = this.expectedEnd !== undefined && !crash;
         incarnation.end = how;
-        this.log?.end(`=== ended ${new Date().toISOString()}: ${how}\n`);
+        log.end(`=== ended ${new Date().toISOString()}: ${how}\n`);
         if (!byHarness) {
           // The rest of its process group (action runs) goes with it, as with kill -9 of the group.
           try {
@@ -160,11 +164,13 @@ export class MandateNode {
         resolve();
       });
     });
+    let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       ready.then(() => 'ready' as const),
       this.exited.then(() => 'exited' as const),
-      sleep(120_000).then(() => 'timeout' as const),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 120_000))),
     ]);
+    clearTimeout(timer);
     if (outcome !== 'ready') {
       if (outcome === 'timeout') await this.kill9('start timed out');
       throw new Error(`${this.name} did not start (${outcome}); its output ends with:\n${tail}`);

@@ -129,12 +129,20 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       });
     };
   };
-  /** Kills the node at random, each time a random while after its latest start (a crash point's restart starts the wait again). */
+  /**
+   * Kills the node at random, each time a random while after its latest start; an incarnation
+   * armed with a crash point is left to die there first (its restart starts the wait again).
+   */
   const randomKills = async (node: MandateNode, kind: KillKind, count: number, specs: string[], active: () => boolean) => {
     for (let i = 0; i < count && active(); i++) {
       for (;;) {
         await turns.get(node.name);
         const incarnation = node.current;
+        if (incarnation?.crashPoints && !incarnation.end) {
+          while (active() && !incarnation.end) await sleep(250);
+          if (!active()) break;
+          continue;
+        }
         const wait = (incarnation?.readyAtMs ?? Date.now()) + between(plan.randomKillAfterMs) - Date.now();
         await sleep(Math.max(0, wait));
         await turns.get(node.name);
