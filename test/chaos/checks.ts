@@ -152,6 +152,10 @@ export async function historyFacts(client: Client, codec: PayloadCodec, processI
   };
 }
 
+// temporal.api.enums.v1.PendingActivityState / PendingWorkflowTaskState: stable wire numbers.
+const ACTIVITY_STATE = ['unspecified', 'scheduled', 'started', 'cancel requested', 'paused', 'pause requested'];
+const WORKFLOW_TASK_STATE = ['unspecified', 'scheduled', 'started'];
+
 /** Why a running workflow is not moving: pending activities (and whose worker ran them), the pending workflow task. */
 export async function whyRunning(client: Client, processId: string, facts: HistoryFacts, deadWorkers: Map<string, string>): Promise<string> {
   const description = await client.workflow.getHandle(processId).describe();
@@ -164,11 +168,11 @@ export async function whyRunning(client: Client, processId: string, facts: Histo
     const worker = pid ? deadWorkers.get(pid) : undefined;
     const retryAt = started !== undefined && spec?.startToCloseMs ? new Date(started + spec.startToCloseMs).toISOString() : undefined;
     parts.push(
-      `pending activity ${a.activityType?.name ?? '?'} (id ${a.activityId}, attempt ${a.attempt}, state ${String(a.state)}${started ? `, started ${new Date(started).toISOString()}` : ''} by worker ${identity || '?'}${worker ? ` (${worker})` : ''}; start-to-close ${spec?.startToCloseMs ? `${spec.startToCloseMs / 1000}s` : '?'}, heartbeat ${spec?.heartbeatMs ? `${spec.heartbeatMs / 1000}s` : 'none'}${retryAt ? `, so Temporal retries it only at ${retryAt}` : ''})`,
+      `pending activity ${a.activityType?.name ?? '?'} (id ${a.activityId}, attempt ${a.attempt}, ${ACTIVITY_STATE[Number(a.state)] ?? `state ${String(a.state)}`}${started ? `, started ${new Date(started).toISOString()}` : ''} by worker ${identity || '?'}${worker ? ` (${worker})` : ''}; start-to-close ${spec?.startToCloseMs ? `${spec.startToCloseMs / 1000}s` : '?'}, heartbeat ${spec?.heartbeatMs ? `${spec.heartbeatMs / 1000}s` : 'none'}${retryAt ? `, so Temporal retries it only at ${retryAt}` : ''})`,
     );
   }
   const wft = description.raw.pendingWorkflowTask;
-  if (wft) parts.push(`pending workflow task (state ${String(wft.state)}, attempt ${wft.attempt})`);
+  if (wft) parts.push(`pending workflow task (${WORKFLOW_TASK_STATE[Number(wft.state)] ?? `state ${String(wft.state)}`}, attempt ${wft.attempt})`);
   if (parts.length === 0) parts.push('nothing pending in Temporal: the workflow waits for a task completion (an update) or a timer');
   return parts.join('; ');
 }
