@@ -17,6 +17,7 @@ import { getRunbook } from '../db/runbooks';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
+import { crashPoint } from '../worker/crash-points';
 
 export type { SlaRecordInput };
 
@@ -119,6 +120,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       if (record.reofferJobs?.length) await reofferAgentJobs(trx, record.reofferJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
     });
+    crashPoint('record.committed');
   }
 
   return {

@@ -18,6 +18,7 @@ import { completeTaskUpdate, processStateQuery, type TaskCompletion } from '../.
 import { mayCompleteTask, mayReassignTask, rolesToComplete } from '../../domain/authorization';
 import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
 import { authorize } from './authorize';
+import { crashPoint } from '../../worker/crash-points';
 
 export interface CompletionRequest {
   decision?: 'approve' | 'reject';
@@ -48,6 +49,7 @@ export async function completeTask(
     const now = await getTask(db, taskId);
     throw conflict(`task ${taskId} is ${now?.status ?? 'gone'}: it can be completed once`, { taskStatus: now?.status });
   }
+  crashPoint('task.claimed');
 
   const delivery = await deliverCompletion(deps, task.process_id, completion);
   const settled = await settleDelivery(db, claimed, delivery);

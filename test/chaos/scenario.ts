@@ -1,0 +1,285 @@
+// The chaos run of issue 11, in two phases on one database and one data dir:
+//
+// 1. Split topology: the harness's persisted dev server, an API node and a worker node.
+//    HR starts the onboardings; approvals and shipments are completed while the worker
+//    dies at deliberate crash points (`record.committed`: a step record committed, the
+//    workflow task that wrote it not yet completed) and at random moments, and the API
+//    dies right after claiming a task (`task.claimed`). Confirmations are held back until
+//    every process waits for one.
+// 2. Whole launcher: one node with role `all` that runs its own dev server on the same
+//    data file. The service desk confirms; the launcher dies at its first step record
+//    (inside the update handler of the first confirmation) and is killed at random, each
+//    time together with its dev server, and restarted on the same data dir.
+//
+// Then the run settles (bounded) and the invariant is checked (checks.ts).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { Schema } from '../../db/schema';
+import { pickFreePorts } from '../../scripts/dev-server';
+import { findOrBuildTemporalCli } from '../../scripts/temporal-cli';
+import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../../temporal/codec';
+import { checkInvariant, snapshotJournals, type CheckOutcome, type JournalSnapshot } from './checks';
+import { People } from './driver';
+import { Cluster, writeEngineConfig, type KillKind, type MandateNode } from './harness';
+
+export interface ChaosPlan {
+  name: string;
+  processes: number;
+  /** MANDATE_CRASH_POINTS of each worker incarnation, in order (missing: none). */
+  worker: string[];
+  api: string[];
+  launcher: string[];
+  randomWorkerKills: number;
+  devServerKills: number;
+  randomLauncherKills: number;
+  /** Phase 1 gives up this long after its last restart when not every process waits for its confirmation. */
+  phase1Ms: number;
+  /** Everything must be completed this long after the last restart. */
+  settleMs: number;
+  /** Pause before a killed node starts again. */
+  pauseMs: readonly [number, number];
+  /** Random kills come this long after the previous start. */
+  randomKillAfterMs: readonly [number, number];
+  seed: number;
+}
+
+export interface ChaosEnv {
+  db: Kysely<Schema>;
+  databaseUrl: string;
+  workflowBundlePath?: string;
+  say: (line: string) => void;
+}
+
+export interface ChaosReport {
+  outcome: CheckOutcome;
+  summary: string;
+  timeline: string[];
+  dataDir: string;
+  recoveryMs?: number;
+  durationMs: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A small seeded PRNG: the seed printed with the summary replays the same kill points. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosReport> {
+  const startedAt = Date.now();
+  const random = mulberry32(plan.seed);
+  const between = ([min, max]: readonly [number, number]) => Math.round(min + random() * (max - min));
+  const dataDir = await mkdtemp(path.join(tmpdir(), `mandate-chaos-${plan.name}-`));
+  await mkdir(path.join(dataDir, 'logs'));
+  const { directoryFile } = await writeEngineConfig(dataDir);
+  const [temporalPort, apiPort] = await pickFreePorts(2);
+  const codecKeys = newCodecKeySpec('chaos');
+  // Kept with the data dir (as the launcher keeps its own): a failed run's histories stay readable.
+  await writeFile(path.join(dataDir, 'codec-keys'), `${codecKeys}\n`, { mode: 0o600 });
+  const temporalCli = await findOrBuildTemporalCli({ log: env.say });
+  const cluster = new Cluster({ dataDir, databaseUrl: env.databaseUrl, codecKeys, temporalCli, temporalPort: temporalPort!, apiPort: apiPort!, workflowBundlePath: env.workflowBundlePath, say: env.say });
+  cluster.note(`plan ${plan.name}: ${plan.processes} processes, seed ${plan.seed}, data dir ${dataDir}`);
+
+  const snapshots: JournalSnapshot[] = [];
+  const processIds = () => people?.employees.map((e) => e.processId) ?? [];
+  const snapshot = async (why: string) => {
+    snapshots.push(await snapshotJournals(env.db, processIds(), why).catch(() => ({ takenAtMs: Date.now(), why, hashes: new Map<string, string>() })));
+  };
+  let lastRestartMs = Date.now();
+  // Kills and restarts of one node happen one at a time: a random kill never meets it mid-start.
+  const turns = new Map<string, Promise<void>>();
+  const inTurn = (key: string, fn: () => Promise<void>) => {
+    const previous = turns.get(key) ?? Promise.resolve();
+    const next = previous.then(fn).catch((err: unknown) => cluster.note(`${key}: restart failed: ${err instanceof Error ? err.message : String(err)}`));
+    turns.set(key, next);
+    return next;
+  };
+  const allTurns = async () => {
+    for (;;) {
+      const pending = [...turns.values()];
+      await Promise.all(pending);
+      if ([...turns.values()].every((t, i) => t === pending[i]) && turns.size === pending.length) return;
+    }
+  };
+  const restart = async (node: MandateNode, specs: string[]) => {
+    if (node.running) return;
+    await sleep(between(plan.pauseMs));
+    await node.start(specs[node.incarnations.length] ?? '');
+    lastRestartMs = Date.now();
+  };
+  /** A node that dies by itself (a crash point) is killed for good (its group, its dev server for a launcher) and started again. */
+  const supervise = (node: MandateNode, kind: KillKind, specs: string[]) => {
+    node.onUnexpectedExit = (_node, how) => {
+      cluster.recordKill(kind, how);
+      void inTurn(node.name, async () => {
+        await snapshot(`${kind} ${how} ${cluster.elapsed()}`);
+        if (kind === 'launcher') cluster.note(`launcher died: kill -9 of its dev server too (pids ${(await cluster.killDevServer9()).join(', ') || 'none'})`);
+        await restart(node, specs);
+      });
+    };
+  };
+  /**
+   * Kills the node at random, each time a random while after its latest start; an incarnation
+   * armed with a crash point is left to die there first (its restart starts the wait again).
+   */
+  const randomKills = async (node: MandateNode, kind: KillKind, count: number, specs: string[], active: () => boolean) => {
+    for (let i = 0; i < count && active(); i++) {
+      for (;;) {
+        await turns.get(node.name);
+        const incarnation = node.current;
+        if (incarnation?.crashPoints && !incarnation.end) {
+          while (active() && !incarnation.end) await sleep(250);
+          if (!active()) break;
+          continue;
+        }
+        const wait = (incarnation?.readyAtMs ?? Date.now()) + between(plan.randomKillAfterMs) - Date.now();
+        await sleep(Math.max(0, wait));
+        await turns.get(node.name);
+        if (node.current === incarnation || !active()) break;
+      }
+      if (!active() || !node.running) continue;
+      await inTurn(node.name, async () => {
+        await snapshot(`random kill of ${kind} ${cluster.elapsed()}`);
+        cluster.note(`kill -9 ${kind} (pid ${node.pid}) at random`);
+        await node.kill9('random kill -9');
+        // A crash point that fired first is the supervisor's kill, not ours.
+        if (node.current?.end?.startsWith('crash-point:')) return;
+        cluster.recordKill(kind, 'random kill -9');
+        if (kind === 'launcher') cluster.note(`and kill -9 of its dev server (pids ${(await cluster.killDevServer9()).join(', ') || 'none'})`);
+        await restart(node, specs);
+      });
+    }
+  };
+
+  let people: People | undefined;
+  let recoveryMs: number | undefined;
+  let outcome: CheckOutcome | undefined;
+  try {
+    // Phase 1: split topology.
+    await cluster.startDevServer();
+    supervise(cluster.api, 'api', plan.api);
+    supervise(cluster.worker, 'worker', plan.worker);
+    // The API loads the example (keys file); the worker does not wait for it.
+    await Promise.all([cluster.api.start(plan.api[0] ?? ''), cluster.worker.start(plan.worker[0] ?? '')]);
+    people = await People.fromDataDir(cluster.apiUrl, dataDir);
+    people.allowed = new Set(['iam.grant-privileged', 'equipment.ship-laptop']);
+    const phase1Start = Date.now();
+    people.run();
+    await people.startOnboardings(plan.processes, `${plan.name}${plan.seed.toString(36)}`, Date.now() + 60_000);
+    cluster.note(`${plan.processes} onboardings started`);
+    let phase1 = true;
+    const monkeys = [
+      randomKills(cluster.worker, 'worker', plan.randomWorkerKills, plan.worker, () => phase1),
+      (async () => {
+        for (let i = 0; i < plan.devServerKills && phase1; i++) {
+          await sleep(between(plan.randomKillAfterMs));
+          await inTurn('dev-server', async () => {
+            await snapshot(`dev server kill ${cluster.elapsed()}`);
+            cluster.recordKill('dev-server', 'random kill -9');
+            cluster.note(`kill -9 dev server (pids ${(await cluster.killDevServer9()).join(', ')})`);
+            await sleep(between(plan.pauseMs));
+            await cluster.startDevServer();
+            lastRestartMs = Date.now();
+          });
+        }
+      })(),
+    ];
+    const ids = people.employees.map((e) => e.processId);
+    for (;;) {
+      const waiting = await env.db.selectFrom('tasks').select(['process_id', 'step_key', 'status']).where('process_id', 'in', ids).where('status', 'in', ['open', 'completing']).execute();
+      const confirming = new Set(waiting.filter((t) => t.step_key === 'onboarding.confirm' && t.status === 'open').map((t) => t.process_id));
+      const busy = waiting.some((t) => t.status === 'completing');
+      if (confirming.size === ids.length && !busy) {
+        cluster.note(`phase 1 done in ${((Date.now() - phase1Start) / 1000).toFixed(1)}s: every process waits for its confirmation`);
+        break;
+      }
+      if (Date.now() > Math.max(lastRestartMs, phase1Start) + plan.phase1Ms) {
+        cluster.note(`phase 1 gave up ${plan.phase1Ms / 1000}s after its last restart: ${confirming.size}/${ids.length} processes wait for their confirmation, ${waiting.filter((t) => t.status === 'completing').length} tasks completing`);
+        break;
+      }
+      await sleep(500);
+    }
+    phase1 = false;
+    await Promise.all(monkeys);
+    await allTurns();
+
+    // Phase 2: the whole launcher, its own dev server on the same data file.
+    cluster.note('phase 2: stopping the split topology (SIGTERM), starting the launcher (role all) on the same data dir');
+    await cluster.api.stop();
+    await cluster.worker.stop();
+    await cluster.stopDevServer();
+    supervise(cluster.launcher, 'launcher', plan.launcher);
+    await cluster.launcher.start(plan.launcher[0] ?? '');
+    lastRestartMs = Date.now();
+    let phase2 = true;
+    people.allowed.add('onboarding.confirm');
+    const launcherMonkey = randomKills(cluster.launcher, 'launcher', plan.randomLauncherKills, plan.launcher, () => phase2);
+
+    // Settle: every process completed within settleMs of the last restart.
+    for (;;) {
+      await allTurns();
+      const rows = await env.db.selectFrom('processes').select(['id', 'status']).where('id', 'in', ids).execute();
+      const completed = rows.filter((r) => r.status === 'completed').length;
+      if (completed === ids.length) {
+        phase2 = false;
+        await launcherMonkey;
+        await allTurns();
+        recoveryMs = Date.now() - lastRestartMs;
+        cluster.note(`all ${ids.length} processes completed ${(recoveryMs / 1000).toFixed(1)}s after the last restart`);
+        break;
+      }
+      if (Date.now() > lastRestartMs + plan.settleMs) {
+        cluster.note(`gave up waiting: ${completed}/${ids.length} completed ${plan.settleMs / 1000}s after the last restart`);
+        break;
+      }
+      await sleep(500);
+    }
+    phase2 = false;
+    await launcherMonkey;
+    await allTurns();
+    await people.stop();
+
+    // The checks, against the history of the dev server the launcher runs.
+    const codec = new EncryptionCodec(parseCodecKeys(codecKeys));
+    const connection = await Connection.connect({ address: cluster.temporalAddress });
+    try {
+      const client = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [codec] } });
+      const deadWorkers = new Map<string, string>();
+      for (const node of [cluster.worker, cluster.launcher]) {
+        for (const inc of node.incarnations) deadWorkers.set(String(inc.pid), `${node.name} pid ${inc.pid}, started ${cluster.elapsed(inc.startedAtMs)}, ${inc.end ? `ended ${cluster.elapsed(inc.endedAtMs)}: ${inc.end}` : 'still running'}`);
+      }
+      outcome = await checkInvariant({ db: env.db, client, codec, employees: people.employees, ledger: people.ledger, snapshots, directoryFile, deadWorkers });
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await people?.stop();
+    await cluster.shutdown().catch((err: unknown) => env.say(`shutdown: ${String(err)}`));
+  }
+
+  if (!outcome) throw new Error('the chaos run ended without checks');
+  const durationMs = Date.now() - startedAt;
+  const kills = new Map<string, string[]>();
+  for (const k of cluster.kills) kills.set(k.kind, [...(kills.get(k.kind) ?? []), k.how]);
+  const f = outcome.figures;
+  const summary =
+    `chaos ${plan.name}: ${f.processes} processes (${f.completedInDb} completed in the DB, ${f.completedInTemporal} in Temporal); ` +
+    `${cluster.kills.length} kills (${[...kills].map(([kind, hows]) => `${kind} ${hows.length}: ${hows.join(', ')}`).join('; ')}); ` +
+    `recovery ${recoveryMs === undefined ? `not within ${plan.settleMs / 1000}s` : `${(recoveryMs / 1000).toFixed(1)}s`} after the last restart; ` +
+    `effects: ${f.directoryAccounts} directory accounts, ${f.directoryEffects} directory effects, ${f.engineActionsCompleted} engine actions completed, ${f.outboxRows} outbox rows, ${f.tasksDone} tasks done, ${f.journalEntries} journal entries; ` +
+    `${outcome.failures.length} failures; seed ${plan.seed}; ${(durationMs / 1000).toFixed(0)}s`;
+  const timeline = cluster.timeline.map((t) => `${cluster.elapsed(t.atMs)} ${t.what}`);
+  if (outcome.failures.length === 0) await rm(dataDir, { recursive: true, force: true });
+  return { outcome, summary, timeline, dataDir, recoveryMs, durationMs };
+}
