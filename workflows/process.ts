@@ -27,7 +27,7 @@ export const PATCH_DURABLE_WRITES = 'durable-writes';
 
 
 const register = wf.proxyActivities<EngineActivities>({
-  startToCloseTimeout: '1m',
+  startToCloseTimeout: '20s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['DataRejected'] },
 });
 

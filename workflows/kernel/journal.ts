@@ -19,10 +19,11 @@ const legacyLocal = wf.proxyLocalActivities<EngineActivities>({
 
 /**
  * A regular activity: retried until the database answers (connection and concurrency
- * errors), never for data the database refuses (`DataRejected`, db/errors.ts).
+ * errors), never for data the database refuses (`DataRejected`, db/errors.ts). A write takes
+ * milliseconds: a short timeout means a worker killed mid-write is replaced within 20 s.
  */
 const durable = wf.proxyActivities<EngineActivities>({
-  startToCloseTimeout: '1m',
+  startToCloseTimeout: '20s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['DataRejected'] },
 });
 
