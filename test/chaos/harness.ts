@@ -8,10 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { directoryActions } from '../support/harness';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const nodeEntry = fileURLToPath(new URL('./node.ts', import.meta.url));
-const examplesDir = path.join(repoRoot, 'examples');
 
 export type NodeRole = 'api' | 'worker' | 'all';
 export type KillKind = 'worker' | 'api' | 'dev-server' | 'launcher';
@@ -38,30 +38,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** The engine configuration of the run: the example directory actions, writing `<dataDir>/directory.json`. */
 export async function writeEngineConfig(dataDir: string): Promise<{ file: string; directoryFile: string }> {
   const directoryFile = path.join(dataDir, 'directory.json');
-  const script = path.join(examplesDir, 'actions', 'directory.mjs');
   const file = path.join(dataDir, 'engine.yaml');
   await writeFile(
     file,
     `actions:
-  create-directory-account:
-    program: node
-    args: [${JSON.stringify(script)}, create-account, { param: username, flag: --username }, { param: displayName, flag: --display-name }, { param: department, flag: --department }, { param: email, flag: --email }]
-    params:
-      username: { type: string, pattern: '^[a-z][a-z0-9.-]{1,63}$' }
-      displayName: { type: string, maxLength: 256 }
-      department: { type: string, maxLength: 128 }
-      email: { type: string, pattern: '^[^\\s@]{1,64}@[^\\s@]{1,255}$', required: false }
-    env: { MANDATE_DIRECTORY_FILE: ${JSON.stringify(directoryFile)} }
-    timeout: PT30S
-  grant-group:
-    program: node
-    args: [${JSON.stringify(script)}, grant-group, { param: username, flag: --username }, { param: groups, flag: --group }]
-    params:
-      username: { type: string, pattern: '^[a-z][a-z0-9.-]{1,63}$' }
-      groups: { type: 'string[]', pattern: '^[a-z][a-z0-9-]{1,63}$' }
-    env: { MANDATE_DIRECTORY_FILE: ${JSON.stringify(directoryFile)} }
-    timeout: PT30S
-`,
+${directoryActions(directoryFile)}`,
   );
   return { file, directoryFile };
 }

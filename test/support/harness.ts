@@ -19,20 +19,10 @@ export const silentLog = pino({ level: process.env.MANDATE_TEST_LOG_LEVEL?.toLow
 
 const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
 
-/**
- * The example actions, writing their directory file into a fresh temp dir; `verify-backup`
- * reads backups under `backupStore/<party>/` (where a fake agent writes them).
- */
-export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string; backupStore: string }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
-  const directoryFile = path.join(dir, 'directory.json');
-  const backupStore = path.join(dir, 'backups');
-  const file = path.join(dir, 'engine.yaml');
+/** The example's directory actions (create-directory-account, grant-group) as engine.yaml lines. */
+export function directoryActions(directoryFile: string): string {
   const script = path.join(examplesDir, 'actions', 'directory.mjs');
-  const verifyScript = path.join(examplesDir, 'actions', 'verify-backup.mjs');
-  const text = `
-actions:
-  create-directory-account:
+  return `  create-directory-account:
     program: node
     args: [${JSON.stringify(script)}, create-account, { param: username, flag: --username }, { param: displayName, flag: --display-name }, { param: department, flag: --department }, { param: email, flag: --email }]
     params:
@@ -50,7 +40,22 @@ actions:
       groups: { type: 'string[]', pattern: '^[a-z][a-z0-9-]{1,63}$' }
     env: { MANDATE_DIRECTORY_FILE: ${JSON.stringify(directoryFile)} }
     timeout: PT30S
-  verify-backup:
+`;
+}
+
+/**
+ * The example actions, writing their directory file into a fresh temp dir; `verify-backup`
+ * reads backups under `backupStore/<party>/` (where a fake agent writes them).
+ */
+export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string; backupStore: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
+  const directoryFile = path.join(dir, 'directory.json');
+  const backupStore = path.join(dir, 'backups');
+  const file = path.join(dir, 'engine.yaml');
+  const verifyScript = path.join(examplesDir, 'actions', 'verify-backup.mjs');
+  const text = `
+actions:
+${directoryActions(directoryFile)}  verify-backup:
     program: node
     args: [${JSON.stringify(verifyScript)}, { param: party, flag: --party }, { param: asset, flag: --asset }, { param: backupId, flag: --backup-id }, { param: location, flag: --location }, { param: checksum, flag: --checksum }]
     params:
