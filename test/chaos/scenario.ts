@@ -231,7 +231,9 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       await allTurns();
       const rows = await env.db.selectFrom('processes').select(['id', 'status']).where('id', 'in', ids).execute();
       const completed = rows.filter((r) => r.status === 'completed').length;
-      if (completed === ids.length) {
+      // The database may show a process's ending a moment before its run closes: the ending's
+      // write is an activity the history holds, and the workflow task that closes the run follows.
+      if (completed === ids.length && (await allClosed(cluster.temporalAddress, ids))) {
         phase2 = false;
         await launcherMonkey;
         await allTurns();
@@ -282,4 +284,19 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
   const timeline = cluster.timeline.map((t) => `${cluster.elapsed(t.atMs)} ${t.what}`);
   if (outcome.failures.length === 0) await rm(dataDir, { recursive: true, force: true });
   return { outcome, summary, timeline, dataDir, recoveryMs, durationMs };
+}
+
+/** Every process's latest run is closed in Temporal (a describe each; false when Temporal does not answer). */
+async function allClosed(address: string, ids: string[]): Promise<boolean> {
+  const connection = await Connection.connect({ address }).catch(() => undefined);
+  if (!connection) return false;
+  try {
+    const client = new Client({ connection, namespace: 'default' });
+    const running = await Promise.all(ids.map(async (id) => (await client.workflow.getHandle(id).describe()).status.name === 'RUNNING'));
+    return !running.includes(true);
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
 }
