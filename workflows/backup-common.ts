@@ -3,6 +3,7 @@
 import * as wf from '@temporalio/workflow';
 import type { OpenIncidentInput, ProcessActivities } from '../activities/processes';
 import type { ProcessRun } from './process';
+import { failureReason } from './kernel/failure';
 
 // The engine activity of activities/processes.ts: registers and starts an incident process,
 // once per (opening process, key).
@@ -44,7 +45,7 @@ export async function raiseIncident(run: ProcessRun, p: { stepKey: string; asset
     run.note({ stepKey: p.stepKey, event: 'incident.opened', partyId: run.providerId, actor: 'engine:open-incident', data: { asset: p.asset, key: p.key, priority: 'P2', title: p.title, incident: opened.processId, created: opened.created } });
   } catch (err) {
     if (wf.isCancellation(err)) throw err;
-    const error = err instanceof wf.ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+    const error = failureReason(err);
     ref = { key: p.key, error };
     run.note({ stepKey: p.stepKey, event: 'incident.not-opened', partyId: run.providerId, data: { asset: p.asset, key: p.key, title: p.title, reason: error } });
   }

@@ -29,6 +29,7 @@ import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import { approveChange } from './patch-cycle-approval';
 import { runBatch, type ServerFate } from './patch-cycle-batch';
 import { runStep } from './step';
+import { failureReason } from './kernel/failure';
 
 export type { ServerFate } from './patch-cycle-batch';
 
@@ -179,7 +180,7 @@ async function openIncident(run: ProcessRun, input: PatchCycleInput, failure: { 
     run.note({ event: 'incident.opened', partyId: run.providerId, actor: 'engine:open-incident', data: { incident: opened.processId, created: opened.created, title: request.title, asset: failure.asset } });
   } catch (err) {
     if (wf.isCancellation(err)) throw err;
-    const reason = err instanceof wf.ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+    const reason = failureReason(err);
     run.note({ event: 'incident.not-opened', partyId: run.providerId, data: { title: request.title, reason } });
   }
 }

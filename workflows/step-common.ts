@@ -1,6 +1,5 @@
 // What the step primitive's parts share (step.ts, step-agent.ts): the step's spec and result,
 // lateness and escalation while a step waits, and the notices the outbox sends.
-import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { ResolvedStep } from '../domain/raci';
 import { deadlineAt } from '../domain/deadline';
@@ -108,8 +107,5 @@ export function notice(run: ProcessRun, step: ResolvedStep, partyId: string, eve
   };
 }
 
-export function failureReason(err: unknown): string {
-  if (err instanceof wf.ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
+export { failureReason } from './kernel/failure';
 

@@ -7,6 +7,7 @@
 import * as wf from '@temporalio/workflow';
 import type { EngineActivities, JournalInput, StepRecord } from '../../activities/engine';
 import { nowIso } from './time';
+import { failureReason } from './failure';
 
 export type Effects = Omit<StepRecord, 'processId' | 'entries'>;
 export type JournalEntry = Omit<JournalInput, 'seq' | 'at'>;
@@ -161,7 +162,7 @@ export class ProcessJournal {
       }
       // The database refused a value (class 22/23): the same numbers are written once with
       // every string cleaned, so the chain has no gap, then the step fails visibly.
-      const reason = failureMessage(err);
+      const reason = failureReason(err);
       try {
         await durable.recordStep(cleanRecord(record, reason));
       } catch (again) {
@@ -185,11 +186,6 @@ export class ProcessJournal {
 
 export function isDataRejected(err: unknown): boolean {
   return err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.type === 'DataRejected';
-}
-
-function failureMessage(err: unknown): string {
-  if (err instanceof wf.ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 export function isEmptyRecord(r: StepRecord): boolean {
