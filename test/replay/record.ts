@@ -167,7 +167,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const handle = await startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'consult', steps: [
       { key: 'change.patch', asset: 'srv-erp-01', requiredFields: ['ticket'] },
     ] });
-    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dcOps, { comment: 'fine by us' });
     await complete(r, handle, dsiPaul, { decision: 'approve' });
     await complete(r, handle, marc, { payload: { ticket: 'CHG-EXAMPLE-1' } });
     return handle;
@@ -224,7 +224,7 @@ SCENARIOS['patch-cycle-normal'] = async (r) => {
   const agents = serveServerAgents(r.db, r.client, { nuvola: 'ag-nuvola-soc', 'dc-lyon': 'ag-dc-lyon' });
   try {
     const handle = await r.client.workflow.start('patchCycle', { workflowId: id, taskQueue, args: [start] });
-    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dcOps, { comment: 'fine by us' });
     await complete(r, handle, dsiPaul, { decision: 'approve', comment: 'CAB ok' });
     await handle.result();
     return handle;
