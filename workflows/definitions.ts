@@ -133,8 +133,22 @@ export interface IncidentAlert {
   receivedAt: string;
   /** `signature` (HMAC-signed webhook) or `agent:<agentId>` (an API key of the provider's monitoring agent). */
   via: string;
+  /** The monitoring system's id of the alert, when it gave one. */
+  alertId?: string;
 }
 export const incidentAlertSignal = defineSignal<[IncidentAlert]>('incidentAlert');
+
+/** Sent by the API when a signed alert this incident already received comes again within its window: journaled, never counted. */
+export interface AlertReplay {
+  alertKey: string;
+  /** `id:<alert id>` or `sig:<digest of the signed timestamp and body>`. */
+  nonce: string;
+  firstReceivedAt: string;
+  receivedAt: string;
+  /** Where the replay came from, as the API saw it (the client address). */
+  from?: string;
+}
+export const alertReplayedSignal = defineSignal<[AlertReplay]>('alertReplayed');
 
 /** An incident as its query shows it, beside the process state (which holds the SLA clock). */
 export interface IncidentState {
