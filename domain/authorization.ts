@@ -128,6 +128,15 @@ export function mayCancelProcess({ actor, contract }: { actor: Actor; contract: 
   return operatorOfContract(actor, contract, 'cancelling a process', 'cancels its processes');
 }
 
+/**
+ * An exception to the contract's change policy — a change run outside the contract's windows or
+ * with other durations — is an emergency-change decision of the provider's operators, in person.
+ */
+export function mayDecideChangeException({ actor, contract }: { actor: Actor; contract: Pick<ContractParties, 'providerId'> }): Verdict {
+  if (actor.partyId === contract.providerId && actor.userId !== undefined && holdsAny(actor.roles, OPERATING)) return allowed;
+  return refused("running a change outside the contract's windows or with other durations is an emergency-change decision of the provider's operators");
+}
+
 /** Pausing, resuming and triggering a contract's schedules: the provider's operators and admins, in person. */
 export function mayOperateSchedule({ actor, contract }: { actor: Actor; contract: Pick<ContractParties, 'providerId'> }): Verdict {
   if (actor.partyId === contract.providerId && actor.userId !== undefined && holdsAny(actor.roles, OPERATING)) return allowed;
