@@ -219,6 +219,8 @@ SCENARIOS['patch-cycle-normal'] = async (r) => {
       batchSize: 1,
       durations: { snapshot: 'PT1S', patch: 'PT1S', healthCheck: 'PT1S', restore: 'PT1S' },
       windowOverride: { start: new Date(opens).toISOString(), end: new Date(opens + 600_000).toISOString() },
+      // The API lets only a provider operator's emergency change do this; the engine journals it (change.exception).
+      exceptionReason: 'recording: a window that opens now',
     },
   };
   const agents = serveServerAgents(r.db, r.client, { nuvola: 'ag-nuvola-soc', 'dc-lyon': 'ag-dc-lyon' });
