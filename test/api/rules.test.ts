@@ -15,7 +15,7 @@ import { readJournal } from '../../db/journal';
 import { getTask } from '../../db/tasks';
 import { listProcesses } from '../../db/processes';
 import { parseContract, type Contract } from '../../domain/contract';
-import { deleteContractSchedules, syncContractSchedules } from '../../temporal/schedules';
+import { deleteContractSchedules, pauseSchedule, syncContractSchedules } from '../../temporal/schedules';
 import { assignTaskUpdate, completeTaskUpdate, type TaskAssignment, type TaskCompletion } from '../../workflows/definitions';
 import { startEngineWorld, type EngineWorld } from '../support/engine-world';
 import { silentLog, startProbe, waitFor } from '../support/harness';
@@ -274,7 +274,10 @@ describe('10. signed alerts are accepted once', () => {
 
 describe('11. a person who triggers a schedule is its requester', () => {
   it('when Claire triggers the patching schedule, then the run is hers: the journal names her and she cannot approve the change she asked for', async () => {
-    await syncContractSchedules({ client: world.client, taskQueue: world.taskQueue, contract, contractVersion: 1, log: silentLog });
+    // Only the schedule the test triggers, paused: its calendar never starts a run of its own here.
+    const patching = { ...contract, schedules: { 'monthly-patching': contract.schedules['monthly-patching']! } };
+    await syncContractSchedules({ client: world.client, taskQueue: world.taskQueue, contract: patching, contractVersion: 1, log: silentLog });
+    await pauseSchedule(world.client, CONTRACT, 'monthly-patching', 'rules test: triggered by hand only');
     const triggered = await call('claire', 'POST', `/v1/contracts/${CONTRACT}/schedules/monthly-patching/trigger`);
     expect(triggered.status).toBe(202);
     const run = await waitFor('the triggered run', async () => (await listProcesses(world.db, { contractId: CONTRACT, processType: 'patch-cycle' })).find((p) => p.business_key.startsWith('monthly-patching')));
