@@ -171,6 +171,14 @@ export interface IdempotencyKeysTable {
   created_at: CreatedAt;
 }
 
+export interface MonitoringAlertNoncesTable {
+  contract_id: string;
+  nonce: string;
+  expires_at: Date | string;
+  received_at: CreatedAt;
+  process_id: string | null;
+}
+
 export type AgentJobStatus = 'offered' | 'running' | 'succeeded' | 'failed' | 'withdrawn';
 
 export interface AgentJobsTable {
@@ -240,6 +248,7 @@ export interface Schema {
   agent_jobs: AgentJobsTable;
   sla_records: SlaRecordsTable;
   runbooks: RunbooksTable;
+  monitoring_alert_nonces: MonitoringAlertNoncesTable;
 }
 
 export type PartyRow = Selectable<PartiesTable>;

@@ -50,14 +50,17 @@ export function mayApprove({ roles, userId, requestedBy }: { roles: readonly str
 
 /**
  * What the workflow's completion validator checks beyond the task being open and the payload's
- * schema: the task's party, the roles, four-eyes for approvals, and a decision exactly where one is due.
+ * schema: the task's party, its assignee (a task assigned to a user is completed by that user,
+ * or reassigned first), the roles, four-eyes for approvals, and a decision exactly where one is due.
  */
 export function mayAcceptCompletion(
-  task: { id: string; kind: string; partyId: string },
+  task: { id: string; kind: string; partyId: string; assignee?: string },
   completion: { userId: string; partyId: string; roles: readonly string[]; decision?: string },
   requestedBy: string,
 ): Verdict {
   if (completion.partyId !== task.partyId) return refused(`task ${task.id} is assigned to party ${task.partyId}`);
+  const assignee = mayCompleteAssigned({ taskId: task.id, assignee: task.assignee, userId: completion.userId });
+  if (!assignee.ok) return assignee;
   if (task.kind === 'approve') {
     const approver = mayApprove({ roles: completion.roles, userId: completion.userId, requestedBy });
     if (!approver.ok) return approver;
@@ -68,6 +71,35 @@ export function mayAcceptCompletion(
   if (!role.ok) return role;
   if (completion.decision !== undefined) return refused('decision applies to approval tasks only');
   return allowed;
+}
+
+/** A task assigned to a user is completed by that user; anyone else reassigns it first (journaled). */
+export function mayCompleteAssigned({ taskId, assignee, userId }: { taskId: string; assignee?: string | null; userId: string }): Verdict {
+  if (assignee === undefined || assignee === null || assignee === userId) return allowed;
+  return refused(`task ${taskId} is assigned to ${assignee}: only that user completes it, or it is reassigned first`);
+}
+
+/**
+ * Whom a task may be assigned to, beyond the assignee's party and roles (which the API knows):
+ * an approval is never assigned to the person who requested the process (four-eyes).
+ */
+export function mayAssignTask({ taskId, kind, assignee, requestedBy }: { taskId: string; kind: string; assignee: string; requestedBy: string | null | undefined }): Verdict {
+  if (kind === 'approve' && assignee === requestedBy) return refused(`four-eyes: approval ${taskId} cannot be assigned to ${assignee}, who requested the process`);
+  return allowed;
+}
+
+/** The longest comment a completion carries (the API's bound, checked again by the workflow). */
+export const MAX_COMPLETION_COMMENT = 2000;
+
+/**
+ * What a task answers when its step gave no completion schema: a decision (approvals) and a
+ * bounded comment, nothing else. Returns the fields that are not allowed, for the refusal.
+ */
+export function fieldsOutsideBareCompletion(completion: { comment?: unknown; payload?: Record<string, unknown> }): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const key of Object.keys(completion.payload ?? {})) out.push({ path: `payload.${key}`, message: 'this task asks for no payload: a decision and a comment only' });
+  if (typeof completion.comment === 'string' && completion.comment.length > MAX_COMPLETION_COMMENT) out.push({ path: 'comment', message: `at most ${MAX_COMPLETION_COMMENT} characters` });
+  return out;
 }
 
 /** Tasks are completed by people: an agent's key answers its jobs, not tasks. */
@@ -94,6 +126,15 @@ export function mayStartProcess({ actor, contract }: { actor: Actor; contract: C
 
 export function mayCancelProcess({ actor, contract }: { actor: Actor; contract: ContractParties }): Verdict {
   return operatorOfContract(actor, contract, 'cancelling a process', 'cancels its processes');
+}
+
+/**
+ * An exception to the contract's change policy — a change run outside the contract's windows or
+ * with other durations — is an emergency-change decision of the provider's operators, in person.
+ */
+export function mayDecideChangeException({ actor, contract }: { actor: Actor; contract: Pick<ContractParties, 'providerId'> }): Verdict {
+  if (actor.partyId === contract.providerId && actor.userId !== undefined && holdsAny(actor.roles, OPERATING)) return allowed;
+  return refused("running a change outside the contract's windows or with other durations is an emergency-change decision of the provider's operators");
 }
 
 /** Pausing, resuming and triggering a contract's schedules: the provider's operators and admins, in person. */

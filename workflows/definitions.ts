@@ -81,6 +81,31 @@ export interface ProcessState {
 }
 
 export const completeTaskUpdate = defineUpdate<TaskCompleted, [TaskCompletion]>('completeTask');
+
+/**
+ * Sent by the API when a person of the task's party assigns it to one of its users (the API
+ * checked the assigner's and the assignee's roles); the run journals it and, from then on,
+ * accepts the task's completion from that user only (docs/ARCHITECTURE.md "Human tasks").
+ */
+export interface TaskAssignment {
+  taskId: string;
+  /** The user the task is assigned to, of the task's party. */
+  assigneeUserId: string;
+  /** Who assigns it, of the same party. */
+  userId: string;
+  partyId: string;
+}
+export interface TaskAssigned {
+  taskId: string;
+  assigneeUserId: string;
+  at: string;
+}
+export const assignTaskUpdate = defineUpdate<TaskAssigned, [TaskAssignment]>('assignTask');
+
+/** The fields a refused completion names (`ApplicationFailure.details[0]` of a `CompletionRefused`). */
+export interface CompletionRefusalDetails {
+  fields: { path: string; message: string }[];
+}
 export const processStateQuery = defineQuery<ProcessState>('processState');
 
 /** Sent by the API when an agent of R's party takes the job (it may be taken again after a crash). */
@@ -108,8 +133,22 @@ export interface IncidentAlert {
   receivedAt: string;
   /** `signature` (HMAC-signed webhook) or `agent:<agentId>` (an API key of the provider's monitoring agent). */
   via: string;
+  /** The monitoring system's id of the alert, when it gave one. */
+  alertId?: string;
 }
 export const incidentAlertSignal = defineSignal<[IncidentAlert]>('incidentAlert');
+
+/** Sent by the API when a signed alert this incident already received comes again within its window: journaled, never counted. */
+export interface AlertReplay {
+  alertKey: string;
+  /** `id:<alert id>` or `sig:<digest of the signed timestamp and body>`. */
+  nonce: string;
+  firstReceivedAt: string;
+  receivedAt: string;
+  /** Where the replay came from, as the API saw it (the client address). */
+  from?: string;
+}
+export const alertReplayedSignal = defineSignal<[AlertReplay]>('alertReplayed');
 
 /** An incident as its query shows it, beside the process state (which holds the SLA clock). */
 export interface IncidentState {

@@ -11,7 +11,7 @@ import { isBreached, startClock, stopClock } from '../domain/sla-clock';
 import { Priority } from '../domain/terms';
 import type { ContractSlice } from '../domain/raci';
 import type { SlaRecordInput } from '../activities/engine';
-import { incidentAlertSignal, incidentStateQuery, type IncidentAlert, type IncidentState, type ProcessStart } from './definitions';
+import { alertReplayedSignal, incidentAlertSignal, incidentStateQuery, type IncidentAlert, type IncidentState, type ProcessStart } from './definitions';
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import type { JournalEntry } from './kernel/journal';
 import { runStep } from './step';
@@ -111,6 +111,9 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
       run.attestSoon(repeatsEntry(folding.pending, state.alerts.count));
       folding.pending = undefined;
     });
+
+    // A replayed signed alert was refused by the API (409): journaled as a security event, never counted.
+    wf.setHandler(alertReplayedSignal, (replay) => run.attestSoon({ event: 'security.alert-replayed', actor: 'signature', data: { ...replay } }));
 
     // Unknown assets stay in the details: routing by asset needs one of the contract's scope.
     const asset = input.asset !== undefined && run.slice.scope.assets.some((a) => a.id === input.asset) ? input.asset : undefined;

@@ -7,7 +7,7 @@ import { getProcess, type ProcessDefinition } from '../domain/catalogue';
 import { businessKeyFor } from '../domain/schedules';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { EngineActivities, OutboxInput } from '../activities/engine';
-import { agentJobPickedUpSignal, cancelProcessSignal, completeTaskUpdate, processStateQuery, type ProcessStart } from './definitions';
+import { agentJobPickedUpSignal, assignTaskUpdate, cancelProcessSignal, completeTaskUpdate, processStateQuery, type ProcessStart } from './definitions';
 import { MandateStatus } from './search-attributes';
 import { ContinueAsNewRequested, ProcessRun } from './kernel/run';
 import { nowIso } from './kernel/time';
@@ -51,6 +51,8 @@ export async function runProcess<I, O>(given: ProcessStart, definition: ProcessD
   } else {
     wf.setHandler(completeTaskUpdate, (c) => run.inbox.acceptLegacy(c), { validator: (c) => run.inbox.validate(c) });
   }
+  // Assignment is the run's too (issue 12 point 8): a new update, so no recorded history holds one.
+  wf.setHandler(assignTaskUpdate, (a) => run.inbox.assign(a), { validator: (a) => run.inbox.validateAssignment(a) });
   // The API signals who cancels and why, then asks Temporal to cancel the run.
   let cancelled: { reason: string; userId: string; partyId: string } | undefined;
   wf.setHandler(cancelProcessSignal, (request) => {

@@ -81,7 +81,8 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       responses: {
         200: { description: 'Done', schema: TaskView },
         202: { description: 'Claimed; the process has not confirmed yet. The task stays `completing` and is delivered again.', schema: TaskView },
-        403: { description: 'An agent key cannot complete tasks' },
+        400: { description: 'A field outside what the step asks for (its completion schema; a decision and a comment for a task without one), named' },
+        403: { description: 'An agent key cannot complete tasks; a task assigned to another user is reassigned first' },
         409: { description: 'Already completed, expired or being completed' },
         422: { description: 'The process refused the completion (role, four-eyes, payload); the task is open again' },
       },
@@ -106,11 +107,12 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
         200: { description: 'The task, assigned', schema: TaskView },
         403: { description: 'Only an admin or operator of the party (or an approver, for approvals) reassigns' },
         409: { description: 'The task is no longer open' },
-        422: { description: 'The user is not of my party or cannot complete this kind of task' },
+        422: { description: 'The user is not of my party, cannot complete this kind of task, or requested the process (approvals)' },
       },
     },
     async ({ res, params, body, principal }) => {
-      res.json(taskView(await reassignTask(deps.db, principal, params.taskId, body.userId)));
+      const taskDeps = { db: deps.db, client: deps.temporal.client, log: deps.log, updateWaitMs: deps.updateWaitMs ?? 10_000 };
+      res.json(taskView(await reassignTask(taskDeps, principal, params.taskId, body.userId)));
     },
   );
 }

@@ -142,7 +142,9 @@ describe('POST /v1/tasks/{id}/complete', () => {
     expect((await call(undefined, 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' })).status).toBe(401);
     expect((await call('revoked', 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' })).status).toBe(401);
     const viewer = await call('client-viewer', 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' });
-    expect(viewer.status).toBe(422);
+    // Assigned to u-dsi-anne above: anyone else is refused before the roles are even asked (issue 12 point 8).
+    expect(viewer.status).toBe(403);
+    expect(viewer.body.detail).toMatch(/assigned to u-dsi-anne/);
     expect((await call('client-viewer', 'GET', `/v1/tasks/${task.id}`)).body.status).toBe('open');
     const done = await call('client-approver-2', 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' });
     expect(done.status).toBe(200);

@@ -167,7 +167,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const handle = await startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'consult', steps: [
       { key: 'change.patch', asset: 'srv-erp-01', requiredFields: ['ticket'] },
     ] });
-    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dcOps, { comment: 'fine by us' });
     await complete(r, handle, dsiPaul, { decision: 'approve' });
     await complete(r, handle, marc, { payload: { ticket: 'CHG-EXAMPLE-1' } });
     return handle;
@@ -219,12 +219,14 @@ SCENARIOS['patch-cycle-normal'] = async (r) => {
       batchSize: 1,
       durations: { snapshot: 'PT1S', patch: 'PT1S', healthCheck: 'PT1S', restore: 'PT1S' },
       windowOverride: { start: new Date(opens).toISOString(), end: new Date(opens + 600_000).toISOString() },
+      // The API lets only a provider operator's emergency change do this; the engine journals it (change.exception).
+      exceptionReason: 'recording: a window that opens now',
     },
   };
   const agents = serveServerAgents(r.db, r.client, { nuvola: 'ag-nuvola-soc', 'dc-lyon': 'ag-dc-lyon' });
   try {
     const handle = await r.client.workflow.start('patchCycle', { workflowId: id, taskQueue, args: [start] });
-    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dcOps, { comment: 'fine by us' });
     await complete(r, handle, dsiPaul, { decision: 'approve', comment: 'CAB ok' });
     await handle.result();
     return handle;

@@ -108,7 +108,7 @@ describe('runStep', () => {
     const task = await openTaskOf(CLIENT_VENDOR, handle.workflowId);
     expect(task).toMatchObject({ kind: 'execute', team: 'dispatch', status: 'open' });
     await expect(completeTask(deps(), op, task.id, { payload: { trackingNumber: 'X1' } })).rejects.toMatchObject({ status: 404 });
-    await expect(completeTask(deps(), vendor, task.id, { payload: {} })).rejects.toMatchObject({ status: 422, detail: expect.stringMatching(/payload.trackingNumber/) });
+    await expect(completeTask(deps(), vendor, task.id, { payload: {} })).rejects.toMatchObject({ status: 400, detail: expect.stringMatching(/payload.trackingNumber/) });
     expect((await getTask(database.db, task.id))?.status).toBe('open');
     const done = await completeTask(deps(), vendor, task.id, { payload: { trackingNumber: 'TRK-42' } });
     expect(done.status).toBe(200);
@@ -174,10 +174,10 @@ describe('runStep', () => {
     const answered = await startProbe(client, database.db, { taskQueue, contractId: contract.id, requestedBy: requester, steps: [{ key: 'change.plan' }] });
     const consult = await openTaskOf(SUBCONTRACTOR, answered.workflowId);
     expect(consult.kind).toBe('consult');
-    await completeTask(deps(), principal(SUBCONTRACTOR, 'u-dc', ['operator']), consult.id, { comment: 'fine by us', payload: { window: 'sunday' } });
+    await completeTask(deps(), principal(SUBCONTRACTOR, 'u-dc', ['operator']), consult.id, { comment: 'fine by us' });
     const execute = await openTaskOf(PROVIDER, answered.workflowId);
     await completeTask(deps(), op, execute.id, {});
-    expect(((await answered.result()) as StepResult[])[0]?.consulted).toEqual([{ partyId: SUBCONTRACTOR, answer: { window: 'sunday' } }]);
+    expect(((await answered.result()) as StepResult[])[0]?.consulted).toEqual([{ partyId: SUBCONTRACTOR, answer: 'fine by us' }]);
 
     const silent = await startProbe(client, database.db, { taskQueue, contractId: contract.id, requestedBy: requester, steps: [{ key: 'change.plan' }] });
     const unanswered = await openTaskOf(SUBCONTRACTOR, silent.workflowId);
