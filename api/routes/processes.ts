@@ -10,7 +10,8 @@ import { businessTimeBetween } from '../../domain/calendar';
 import { calendarNamed } from '../../domain/deadline';
 import { processStateQuery, type ProcessState } from '../../workflows/definitions';
 import type { ApiDeps } from '../app';
-import { badRequest, notFound } from '../errors';
+import { notFound } from '../errors';
+import { withClaimedIdempotencyKey } from '../idempotency';
 import type { ApiSpec } from '../spec';
 import { JournalView, ProcessDetail, ProcessPage, ProcessView } from '../schemas';
 import { statusList } from '../schemas/contracts';
@@ -128,7 +129,8 @@ export function processRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       method: 'post',
       path: '/contracts/{contractId}/processes',
       summary: 'Start a process under a contract',
-      description: 'Refused with 422 and the missing services and activity keys when the contract does not cover the process. Without `businessKey`, the `Idempotency-Key` header plays its role; without either, a retry starts another process.',
+      description:
+        "Refused with 422 and the missing services and activity keys when the contract does not cover the process. An `Idempotency-Key` is the caller's own: a retry by the same API key with the same body returns the same process; the same key with another body is 422; another caller's same key is another request. Without `businessKey` the process's business key derives from the caller's key and request (`idem.…`); without either, a retry starts another process.",
       tags: ['processes'],
       params: ContractParams,
       body: StartBody,
@@ -137,16 +139,15 @@ export function processRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
         201: { description: 'Started', schema: ProcessView },
         200: { description: 'The process this business key already started', schema: ProcessView },
         403: { description: 'The caller may not start processes (not an operator, or a third party)' },
-        422: { description: 'Contract not active, unknown process type, or not covered by the contract' },
+        422: { description: 'Contract not active, unknown process type, not covered by the contract, or an Idempotency-Key this caller sent with another request' },
       },
     },
     async ({ req, res, params, body, principal }) => {
-      const headerKey = req.get('idempotency-key');
-      if (headerKey !== undefined && !BusinessKey.safeParse(headerKey).success) {
-        throw badRequest('the Idempotency-Key header is invalid', [{ path: 'header.idempotency-key', message: 'letters, digits and . _ : - (1 to 128)' }]);
-      }
-      const businessKey = body.businessKey ?? headerKey ?? randomUUID();
-      const { process, created } = await startProcess(deps, principal, params.contractId, { type: body.type, businessKey, input: body.input });
+      const { process, created } = await withClaimedIdempotencyKey(deps.db, { req, principal }, (token) => {
+        // The header's key belongs to this caller and this body: another caller's, or another body, is never this process.
+        const businessKey = body.businessKey ?? (token ? `idem.${token.slice(0, 40)}` : randomUUID());
+        return startProcess(deps, principal, params.contractId, { type: body.type, businessKey, input: body.input });
+      });
       res.status(created ? 201 : 200).location(`/v1/processes/${encodeURIComponent(process.id)}`).json(processView(process));
     },
   );
