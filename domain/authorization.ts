@@ -160,6 +160,21 @@ export function mayActAsAgent(actor: Pick<Actor, 'agentId' | 'roles'>): Verdict 
   return actor.agentId !== undefined && actor.roles.includes('agent') ? allowed : refused('the agent routes need an agent key (role agent)');
 }
 
+/**
+ * The routes (OpenAPI templates under /v1) an agent's key may call: its jobs, and the alerts the
+ * provider's monitoring agent sends. Nothing else: an agent fetches and reports its work, it
+ * never reads its party's tasks, processes or contracts.
+ */
+export function isAgentRoute(template: string): boolean {
+  return template.startsWith('/agent/') || template === '/contracts/{contractId}/monitoring/alerts';
+}
+
+/** Least privilege for machines: an agent's key reaches only the agent routes (checked on every route). */
+export function mayUseRoute({ actor, template }: { actor: Pick<Actor, 'agentId'>; template: string }): Verdict {
+  if (actor.agentId === undefined || isAgentRoute(template)) return allowed;
+  return refused('an agent key reaches only the agent routes (/v1/agent/*): use a user key');
+}
+
 /** An alert sent with an API key comes from an agent of the contract's provider (its monitoring). */
 export function maySendAlert({ actor, contract }: { actor: Actor; contract: Pick<ContractParties, 'providerId'> }): Verdict {
   return actor.partyId === contract.providerId && mayActAsAgent(actor).ok ? allowed : refused("monitoring alerts come from an agent of the contract's provider");
@@ -170,10 +185,21 @@ export function isProviderAdmin(actor: Actor): boolean {
   return actor.partyKind === 'provider' && actor.roles.includes('admin') && (actor.bootstrap === true || actor.userId !== undefined);
 }
 
-/** A party's users, agents, keys and webhooks: its own admins (in person) and the provider's. */
+/**
+ * A party's users, agents, keys and webhooks: its own admins only (in person; the bootstrap key
+ * for the provider it stands for). The provider's admins create a client or vendor party and
+ * invite its first admin (mayInviteFirstAdmin); from then on they administer nothing of it.
+ */
 export function mayAdministerParty({ actor, partyId }: { actor: Actor; partyId: string }): Verdict {
-  if (isProviderAdmin(actor) || (actor.partyId === partyId && actor.userId !== undefined && actor.roles.includes('admin'))) return allowed;
-  return refused(`administering party ${partyId} needs an admin key of that party or of the provider`);
+  if (actor.partyId === partyId && actor.roles.includes('admin') && (actor.userId !== undefined || (actor.bootstrap === true && actor.partyKind === 'provider'))) return allowed;
+  return refused(`administering party ${partyId} needs an admin key of that party: each party administers its own people`);
+}
+
+/** The provider's admins invite a party's first admin, once: while the party has no admin. */
+export function mayInviteFirstAdmin({ actor, party }: { actor: Actor; party: { id: string; hasAdmin: boolean } }): Verdict {
+  if (!isProviderAdmin(actor)) return refused('inviting a party\'s first admin needs an admin key of the provider (or MANDATE_ADMIN_KEY)');
+  if (party.hasAdmin) return refused(`party ${party.id} has an admin: only its own admins add its users`);
+  return allowed;
 }
 
 export function mayCreateParty(actor: Actor): Verdict {

@@ -28,7 +28,7 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       headers: IdempotencyHeader,
       responses: {
         201: { description: 'Issued', schema: IssuedApiKey },
-        403: { description: 'Not an admin of that party or of the provider' },
+        403: { description: 'Not an admin of that party' },
         422: { description: 'Unknown holder, roles the holder does not have, or an Idempotency-Key reused with another body' },
       },
     },
@@ -50,7 +50,7 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       tags: ['administration'],
       params: PartyParams,
       query: PageQuery,
-      responses: { 200: { description: 'A page of keys, oldest first', schema: ApiKeyPage }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 200: { description: 'A page of keys, oldest first', schema: ApiKeyPage }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
@@ -70,7 +70,7 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       description: 'Takes effect at once (the next request with it is 401). Revoking a revoked key is 204 again.',
       tags: ['administration'],
       params: KeyParams,
-      responses: { 204: { description: 'Revoked' }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 204: { description: 'Revoked' }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, principal }) => {
       await administeredParty(db, principal, params.partyId);

@@ -9,6 +9,7 @@ import * as runbooks from './0007_runbooks';
 import * as oneProvider from './0008_one_provider';
 import * as apiKeyChanges from './0009_api_key_changes';
 import * as alertNonces from './0010_alert_nonces';
+import * as userRoleChanges from './0011_user_role_changes';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '0008_one_provider': oneProvider,
   '0009_api_key_changes': apiKeyChanges,
   '0010_alert_nonces': alertNonces,
+  '0011_user_role_changes': userRoleChanges,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -130,11 +130,13 @@ describe('GET /v1/contracts', () => {
 
 describe('GET /v1/contracts/{id} and its versions', () => {
   it('when a party of the contract reads it, then it gets the status and the current version', async () => {
-    for (const who of ['provider-op', 'client-viewer', 'client-approver', 'vendor', 'client-agent', 'subcontractor']) {
+    for (const who of ['provider-op', 'client-viewer', 'client-approver', 'vendor', 'subcontractor']) {
       const res = await call(who, 'GET', '/v1/contracts/ctr-martin-2027');
       expect(res.status, who).toBe(200);
       expect(res.body).toMatchObject({ id: 'ctr-martin-2027', status: 'active', currentVersion: 1 });
     }
+    // An agent fetches and reports its jobs: it reads no contract.
+    expect((await call('client-agent', 'GET', '/v1/contracts/ctr-martin-2027')).status).toBe(403);
   });
 
   it('when another client or nobody asks, then 404 (or 401), never 403', async () => {
