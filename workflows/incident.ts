@@ -15,6 +15,7 @@ import { incidentAlertSignal, incidentStateQuery, type IncidentState, type Proce
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import type { JournalEntry } from './kernel/journal';
 import { runStep } from './step';
+import { admitSignal } from './signed-acts';
 
 export interface IncidentResult {
   priority: Priority;
@@ -57,6 +58,7 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     wf.setHandler(incidentStateQuery, () => state);
     // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
     wf.setHandler(incidentAlertSignal, (alert) => {
+      if (!admitSignal(run, 'incidentAlert', alert)) return;
       state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
       const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
       const entry = { event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } };

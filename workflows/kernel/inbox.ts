@@ -6,6 +6,7 @@ import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { TaskOpening } from '../../activities/engine';
 import { mayAcceptCompletion } from '../../domain/authorization';
+import { approvalActOf, completionActOf, isUnverified, partySignatureRefusal, verifyAct, type Signers } from '../../domain/signatures';
 import type { TaskCompleted, TaskCompletion } from '../definitions';
 import type { ProcessJournal } from './journal';
 import { nowIso } from './time';
@@ -44,6 +45,8 @@ export class TaskInbox {
   private readonly carried = new Map<string, TaskCarry>();
   /** Completions accepted by this run (the history budget counts them). */
   accepted = 0;
+  /** Keys signed completions are checked with (workflows/signed-acts.ts); unset in runs recorded before. */
+  signers?: Signers;
 
   constructor(
     private readonly processId: string,
@@ -96,6 +99,12 @@ export class TaskInbox {
    * `CompletionRefused`, so the API tells it from an outcome it cannot know.
    */
   validate(c: TaskCompletion): void {
+    // docs/ARCHITECTURE.md "Trust boundaries": only what this deployment sent for this process, signed.
+    if (isUnverified(c)) throw refused(`completion not encrypted by this deployment for this process (${c.reason})`);
+    if (this.signers && this.signers.deployment.length > 0) {
+      const verdict = verifyAct(completionActOf(c, this.processId), c.attestation, this.signers.deployment);
+      if (!verdict.ok) throw refused(verdict.reason);
+    }
     const settled = this.outcomes.get(c.taskId);
     if (settled) {
       // A redelivery of the accepted completion (after continue-as-new the update id is new to this run).
@@ -106,6 +115,11 @@ export class TaskInbox {
     if (!task || task.answer) throw refused(`task ${c.taskId} is not open in this process`);
     const verdict = mayAcceptCompletion(task.opening, c, this.requestedBy);
     if (!verdict.ok) throw refused(verdict.reason);
+    // A party that registered its own signing keys signs its approvals itself: the provider cannot make them.
+    if (task.opening.kind === 'approve' && this.signers) {
+      const refusal = partySignatureRefusal(this.signers.parties[task.opening.partyId], approvalActOf(c, this.processId), c.clientSignature);
+      if (refusal) throw refused(refusal);
+    }
     if (task.completion) {
       const parsed = task.completion.safeParse(c.payload ?? {});
       if (!parsed.success) {
@@ -145,7 +159,7 @@ export class TaskInbox {
       partyId: c.partyId,
       actor: `user:${c.userId}`,
       clause: task.clause,
-      data: { taskId: c.taskId, kind: task.opening.kind, decision: c.decision, comment: c.comment, payload: c.payload },
+      data: { taskId: c.taskId, kind: task.opening.kind, decision: c.decision, comment: c.comment, payload: c.payload, ...(c.clientSignature && { clientSignature: c.clientSignature }) },
     });
     return task;
   }
