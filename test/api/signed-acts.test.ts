@@ -12,7 +12,10 @@ import { readJournal, verifyJournal } from '../../db/journal';
 import { upsertUser } from '../../db/parties';
 import { approvalActOf, publicKeyOf, signAct, verifyAct } from '../../domain/signatures';
 import { EncryptionCodec, parseCodecKeys } from '../../temporal/codec';
-import { ActSigner, parseSigningKeys, signingInterceptor } from '../../temporal/signing';
+import { ActSigner, attachSigner, parseSigningKeys, signingInterceptor } from '../../temporal/signing';
+import { deleteContractSchedules, syncContractSchedules } from '../../temporal/schedules';
+import { readContractFile } from '../../scripts/load-example';
+import { getProcess } from '../../db/processes';
 import { waitFor } from '../support/harness';
 import { onboarding, openTaskOf, startApiWorld, type ApiWorld, type Json } from './support';
 
@@ -35,7 +38,8 @@ beforeAll(async () => {
   providerCodec = new EncryptionCodec(parseCodecKeys(world.config.MANDATE_CODEC_KEYS!));
   plain = attacker(async (p) => p);
   const signingSpec = (await readFile(path.join(world.config.MANDATE_DATA_DIR, 'signing-keys'), 'utf8')).trim();
-  provider = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [providerCodec] }, interceptors: { workflow: [signingInterceptor(new ActSigner(parseSigningKeys(signingSpec)))] } });
+  const signer = new ActSigner(parseSigningKeys(signingSpec));
+  provider = attachSigner(new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [providerCodec] }, interceptors: { workflow: [signingInterceptor(signer)] } }), signer);
   // The client's own admin (only it registers the client's signing keys).
   const db = world.mandate.database.db;
   await upsertUser(db, { id: 'u-martin-admin', partyId: 'martin', roles: ['admin'] });
@@ -189,6 +193,27 @@ describe('Temporal access alone grants nothing', () => {
     expect(await failureOf(id(`resume-${suffix}`))).toMatch(/only the kernel continuing a run carries `resume`/);
 
     for (const key of ['plain', 'unsigned', 'replayed', 'resume']) expect(await journal(id(`${key}-${suffix}`))).toEqual([]);
+  });
+
+  it("when a contract's schedule fires, then its run, whose id Temporal suffixes with the time, is admitted: signed and encrypted for the unsuffixed id", async () => {
+    const example = await readContractFile('examples/contract.yaml');
+    const name = `signed-${Date.now().toString(36)}`;
+    const contract = { ...example, schedules: { [name]: example.schedules['nightly-backup']! } };
+    await syncContractSchedules({ client: provider, taskQueue: world.config.MANDATE_TASK_QUEUE, contract, contractVersion: 1 });
+    try {
+      const handle = provider.schedule.getHandle(`mandate:${CONTRACT}:${name}`);
+      const described = await handle.describe();
+      expect(JSON.stringify(described.action)).toContain('attestation');
+      await handle.trigger();
+      const runId = await waitFor('the scheduled run', async () => (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId);
+      expect(runId).toMatch(new RegExp(`^mandate:${CONTRACT}:backup:scheduled-\\d{4}-`));
+      const row = await waitFor('the scheduled run registered', () => getProcess(world.mandate.database.db, runId));
+      expect(row.requested_by).toBe(`schedule:${name}`);
+      // Registered only after its start was admitted; it goes on.
+      expect((await provider.workflow.getHandle(runId).describe()).status.name).not.toBe('FAILED');
+    } finally {
+      await deleteContractSchedules({ client: provider, contract });
+    }
   });
 
   it('when a process is cancelled through the API, then the signed cancellation is journaled with its author and every party of the process is sent the head of its journal', async () => {
