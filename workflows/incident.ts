@@ -11,7 +11,7 @@ import { isBreached, startClock, stopClock } from '../domain/sla-clock';
 import { Priority } from '../domain/terms';
 import type { ContractSlice } from '../domain/raci';
 import type { SlaRecordInput } from '../activities/engine';
-import { incidentAlertSignal, incidentStateQuery, type IncidentState, type ProcessStart } from './definitions';
+import { incidentAlertSignal, incidentStateQuery, type IncidentAlert, type IncidentState, type ProcessStart } from './definitions';
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import type { JournalEntry } from './kernel/journal';
 import { runStep } from './step';
@@ -48,6 +48,40 @@ interface IncidentCheckpoint {
   refusal?: string;
   question?: string;
   resolution?: string;
+  /** Repeats not journaled yet (a live object: the carry reads it when the run hands over). */
+  folding?: Folding;
+}
+
+/** Repeated alerts are folded into one entry per FOLD_MS (runs recorded before: one each). */
+export const PATCH_FOLD_ALERTS = 'fold-repeated-alerts';
+const FOLD_MS = 30_000;
+
+interface Fold {
+  repeats: number;
+  firstAt: string;
+  last: IncidentAlert;
+  /** The distinct alert keys and channels folded (a few: one monitor, one channel). */
+  alertKeys: string[];
+  via: string[];
+}
+
+interface Folding {
+  /** Workflow time of the last entry written for repeats. */
+  journaledAt: number;
+  pending?: Fold;
+}
+
+const FOLDED_NAMES = 20;
+const addName = (names: string[], name: string) => (names.includes(name) || names.length >= FOLDED_NAMES ? names : [...names, name]);
+
+function foldInto(fold: Fold | undefined, alert: IncidentAlert): Fold {
+  if (!fold) return { repeats: 1, firstAt: alert.receivedAt, last: alert, alertKeys: [alert.alertKey], via: [alert.via] };
+  return { repeats: fold.repeats + 1, firstAt: fold.firstAt, last: alert, alertKeys: addName(fold.alertKeys, alert.alertKey), via: addName(fold.via, alert.via) };
+}
+
+/** One entry for the repeats folded: how many, from when to when, and the running count. */
+function repeatsEntry(fold: Fold, count: number): JournalEntry {
+  return { event: 'incident.alert-repeated', actor: fold.last.via, data: { ...fold.last, count, repeats: fold.repeats, firstAt: fold.firstAt, alertKeys: fold.alertKeys, via: fold.via.join(',') } };
 }
 
 export async function incident(start: ProcessStart): Promise<IncidentResult> {
@@ -56,14 +90,28 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     const openedAt = saved ? Date.parse(saved.state.openedAt) : nowMs();
     const state: IncidentState = saved?.state ?? { openedAt: new Date(openedAt).toISOString(), priority: input.priority, triaged: false, alerts: { count: 0 }, reopened: 0 };
     wf.setHandler(incidentStateQuery, () => state);
+    // Repeats are folded: one entry at once, then at most one per FOLD_MS counting the repeats
+    // in between, and what is left at the next step or the end. A flapping monitor costs the
+    // history a few entries a minute, not one per alert. Runs recorded before wrote each one.
+    const folding: Folding = saved?.folding ?? { journaledAt: 0 };
+    const fold = saved !== undefined || wf.patched(PATCH_FOLD_ALERTS);
+    const flushAlerts = () => {
+      if (folding.pending) run.note(repeatsEntry(folding.pending, state.alerts.count));
+      folding.pending = undefined;
+    };
     // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
     wf.setHandler(incidentAlertSignal, (alert) => {
       if (!admitSignal(run, 'incidentAlert', alert)) return;
       state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
       const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
       const entry = { event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } };
-      if (opening) run.note(entry);
-      else run.attestSoon(entry);
+      if (opening) return run.note(entry);
+      if (!fold) return run.attestSoon(entry);
+      folding.pending = foldInto(folding.pending, alert);
+      if (nowMs() - folding.journaledAt < FOLD_MS) return;
+      folding.journaledAt = nowMs();
+      run.attestSoon(repeatsEntry(folding.pending, state.alerts.count));
+      folding.pending = undefined;
     });
 
     // Unknown assets stay in the details: routing by asset needs one of the contract's scope.
@@ -77,7 +125,8 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     let question = saved?.question;
     let resolution = saved?.resolution;
     const checkpoint = () => {
-      run.checkpoint = { phase, state, priority, clientAnswer, refusal, question, resolution } satisfies IncidentCheckpoint;
+      flushAlerts();
+      run.checkpoint = { phase, state, priority, clientAnswer, refusal, question, resolution, folding } satisfies IncidentCheckpoint;
     };
 
     if (phase === 'triage') {
@@ -146,12 +195,14 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
       state.waitingOn = undefined;
       if (confirmation.outcome === 'expired') {
         run.note({ stepKey: 'incident.confirm', event: 'incident.auto-closed', data: { reason: 'no confirmation by the hard deadline of incident.confirm' } });
+        flushAlerts();
         await run.stopClock();
         return { priority, closed: 'auto-closed', resolution, reopened: state.reopened, alerts: state.alerts.count };
       }
       const answer = confirmation.outcome === 'done' ? Confirm.safeParse(confirmation.output) : undefined;
       if (answer?.success && answer.data.confirmed) {
         run.note({ stepKey: 'incident.confirm', event: 'incident.confirmed', actor: confirmation.completedBy && `user:${confirmation.completedBy}`, data: { resolution } });
+        flushAlerts();
         await run.stopClock();
         return { priority, closed: 'confirmed', resolution, reopened: state.reopened, alerts: state.alerts.count };
       }

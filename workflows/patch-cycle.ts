@@ -27,7 +27,7 @@ import type { OpenIncidentInput, ProcessActivities } from '../activities/process
 import type { ProcessStart } from './definitions';
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import { approveChange } from './patch-cycle-approval';
-import { runBatch, type ServerFate } from './patch-cycle-batch';
+import { runBatch, type BatchProgress, type ServerFate } from './patch-cycle-batch';
 import { runStep } from './step';
 import { failureReason } from './kernel/failure';
 
@@ -58,9 +58,18 @@ export async function patchCycle(start: ProcessStart): Promise<PatchCycleResult>
     if (!typed.ok) throw wf.ApplicationFailure.nonRetryable(typed.reason, 'ChangeRefused');
     const typing = typed.typing;
 
-    const details = { patches: input.patches, batchSize: input.batchSize, ...(input.standardChange !== undefined && { standardChange: input.standardChange }), ...(input.window !== undefined && { window: input.window }) };
-    const decision = await approveChange(run, typing, { title: `${input.patches} on ${input.assets.join(', ')}`, assets: input.assets, details });
-    const cycle = decision.approved ? await carryOut(run, input, typing, decision.approval) : { status: 'rejected' as const, servers: skipAll(input.assets, `change not approved: ${decision.reason}`) };
+    // A run that continued as new resumes the batches where the previous one handed over.
+    const saved = run.resumed?.checkpoint as CycleCheckpoint | undefined;
+    const resumable = saved !== undefined || wf.patched(PATCH_CYCLE_HAND_OVER);
+    let cycle: Cycle;
+    if (saved) {
+      cycle = await carryOut(run, input, typing, saved.approval, { resumable, saved });
+    } else {
+      const details = { patches: input.patches, batchSize: input.batchSize, ...(input.standardChange !== undefined && { standardChange: input.standardChange }), ...(input.window !== undefined && { window: input.window }) };
+      const decision = await approveChange(run, typing, { title: `${input.patches} on ${input.assets.join(', ')}`, assets: input.assets, details });
+      cycle = decision.approved ? await carryOut(run, input, typing, decision.approval, { resumable }) : { status: 'rejected' as const, servers: skipAll(input.assets, `change not approved: ${decision.reason}`) };
+    }
+    run.checkpoint = undefined; // the report and the incident run in this run, whatever the budget says
 
     const failed = cycle.status === 'failed';
     if (failed) await openIncident(run, input, { message: cycle.failure ?? 'a batch failed', ...(cycle.failedAsset !== undefined && { asset: cycle.failedAsset }) });
@@ -68,6 +77,24 @@ export async function patchCycle(start: ProcessStart): Promise<PatchCycleResult>
     if (failed) throw wf.ApplicationFailure.nonRetryable(`patch cycle stopped: ${cycle.failure ?? 'a batch failed'}; rolled back, incident opened`, 'ChangeFailed');
     return { changeType: typing.type, status: cycle.status, servers: cycle.servers, ...(cycle.window && { window: cycle.window }), reportPublished };
   });
+}
+
+/**
+ * Cycles started before this marker never set a checkpoint (they run in one history, as they
+ * were recorded); later ones continue as new at a server step boundary when the budget is spent.
+ */
+export const PATCH_CYCLE_HAND_OVER = 'patch-cycle-hand-over';
+
+/**
+ * Where a cycle stands, set before each server step: the approval it runs under, the window it
+ * is in, the batch, what happened to the servers before it, and the batch's own progress.
+ */
+interface CycleCheckpoint {
+  approval: ChangeApproval;
+  occurrence: WindowOccurrence;
+  batch: number;
+  servers: ServerFate[];
+  progress?: BatchProgress;
 }
 
 interface Cycle {
@@ -92,7 +119,7 @@ function refuseUncovered(run: ProcessRun, assets: readonly string[]): void {
 }
 
 /** Waits for the window, then runs the batches while the approval holds and the window has room. */
-async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeTyping, approval: ChangeApproval): Promise<Cycle> {
+async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeTyping, approval: ChangeApproval, { resumable, saved }: { resumable: boolean; saved?: CycleCheckpoint }): Promise<Cycle> {
   const tz = run.slice.parties.find((p) => p.kind === 'provider')?.timezone ?? 'UTC';
   const choice: WindowChoice = { windows: run.slice.maintenanceWindows, freezes: run.slice.freezes, tz, ignoreFreezes: typing.mayRunInFreeze, ...(input.window !== undefined && { window: input.window }) };
   const override = input.windowOverride && { name: 'override', start: toInstant(input.windowOverride.start, 'UTC'), end: toInstant(input.windowOverride.end, 'UTC') };
@@ -101,43 +128,62 @@ async function carryOut(run: ProcessRun, input: PatchCycleInput, typing: ChangeT
 
   const durations = actionDurations(input.durations);
   const batches = batchesOf(input.assets, input.batchSize);
-  const servers: ServerFate[] = [];
+  const servers: ServerFate[] = saved ? [...saved.servers] : [];
   const rest = (from: number, reason: string) => skipAll(batches.slice(from).flat(), reason);
 
-  let found = windowAfter(nowMs());
-  if (!found.ok) return { status: 'incomplete', servers: rest(0, found.reason) };
-  let occurrence = found.occurrence;
-  const frozen = freezeTouching(run.slice.freezes, tz, occurrence.start, occurrence.end);
-  if (frozen && !typing.mayRunInFreeze) {
-    // Only an override can land here: the contract's windows in a freeze are skipped.
-    run.note({ event: 'change.frozen', clause: `freezes/${frozen.name}`, data: { freeze: frozen.name, window: view(occurrence) } });
-    return { status: 'frozen', servers: rest(0, `the window falls in the freeze ${frozen.name}`) };
+  let found: ReturnType<typeof windowAfter>;
+  let occurrence: WindowOccurrence;
+  if (saved) {
+    occurrence = saved.occurrence;
+  } else {
+    found = windowAfter(nowMs());
+    if (!found.ok) return { status: 'incomplete', servers: rest(0, found.reason) };
+    occurrence = found.occurrence;
+    const frozen = freezeTouching(run.slice.freezes, tz, occurrence.start, occurrence.end);
+    if (frozen && !typing.mayRunInFreeze) {
+      // Only an override can land here: the contract's windows in a freeze are skipped.
+      run.note({ event: 'change.frozen', clause: `freezes/${frozen.name}`, data: { freeze: frozen.name, window: view(occurrence) } });
+      return { status: 'frozen', servers: rest(0, `the window falls in the freeze ${frozen.name}`) };
+    }
+    await waitFor(run, occurrence, typing, tz);
   }
-  await waitFor(run, occurrence, typing, tz);
 
-  for (let i = 0; i < batches.length; i++) {
+  // A step boundary: say where the cycle stands (a copy: what follows must not change it), then
+  // hand over if the budget is spent.
+  const boundary = (batch: number, progress?: BatchProgress) => {
+    if (!resumable) return;
+    run.checkpoint = JSON.parse(JSON.stringify({ approval, occurrence, batch, servers, ...(progress && { progress }) })) as CycleCheckpoint;
+    run.handOverIfDue();
+  };
+
+  for (let i = saved?.batch ?? 0; i < batches.length; i++) {
     const batch = batches[i]!;
-    const valid = checkApproval(approval, nowMs(), batch);
-    if (!valid.ok) {
-      run.note({ event: 'change.expired', clause: typing.clause, data: { reason: valid.reason, message: valid.message, expiresAt: iso(approval.expiresAt), batch: i + 1 } });
-      return { status: 'expired', servers: [...servers, ...rest(i, valid.message)], window: view(occurrence) };
-    }
-    const needMs = batchNeedMs(durations, batch.length);
-    const fit = fitBatch(occurrence, nowMs(), needMs);
-    if (!fit.fits) {
-      run.note({ event: 'batch.deferred', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs, reason: fit.reason } });
-      found = windowAfter(occurrence.end);
-      if (!found.ok || found.occurrence.end - found.occurrence.start < needMs) {
-        const reason = found.ok ? `batch ${i + 1} needs more time than a whole window` : `no room left in the window: ${fit.reason}`;
-        return { status: 'incomplete', servers: [...servers, ...rest(i, reason)], window: view(occurrence) };
+    // A batch under way when the run handed over goes on where it stood: its checks were made.
+    const progress = saved?.batch === i ? saved.progress : undefined;
+    if (!progress) {
+      boundary(i);
+      const valid = checkApproval(approval, nowMs(), batch);
+      if (!valid.ok) {
+        run.note({ event: 'change.expired', clause: typing.clause, data: { reason: valid.reason, message: valid.message, expiresAt: iso(approval.expiresAt), batch: i + 1 } });
+        return { status: 'expired', servers: [...servers, ...rest(i, valid.message)], window: view(occurrence) };
       }
-      occurrence = found.occurrence;
-      await waitFor(run, occurrence, typing, tz);
-      i--; // the same batch, in the next window (the approval is checked again)
-      continue;
+      const needMs = batchNeedMs(durations, batch.length);
+      const fit = fitBatch(occurrence, nowMs(), needMs);
+      if (!fit.fits) {
+        run.note({ event: 'batch.deferred', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs, reason: fit.reason } });
+        found = windowAfter(occurrence.end);
+        if (!found.ok || found.occurrence.end - found.occurrence.start < needMs) {
+          const reason = found.ok ? `batch ${i + 1} needs more time than a whole window` : `no room left in the window: ${fit.reason}`;
+          return { status: 'incomplete', servers: [...servers, ...rest(i, reason)], window: view(occurrence) };
+        }
+        occurrence = found.occurrence;
+        await waitFor(run, occurrence, typing, tz);
+        i--; // the same batch, in the next window (the approval is checked again)
+        continue;
+      }
+      run.note({ event: 'batch.started', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs } });
     }
-    run.note({ event: 'batch.started', data: { batch: i + 1, assets: batch, needMs, remainingMs: fit.remainingMs } });
-    const outcome = await runBatch(run, i + 1, batch, input.patches);
+    const outcome = await runBatch(run, i + 1, batch, input.patches, { ...(progress && { from: progress }), boundary: (p) => boundary(i, p) });
     servers.push(...outcome.fates);
     if (!outcome.ok) {
       return { status: 'failed', failure: `batch ${i + 1}: ${outcome.failure}`, failedAsset: outcome.asset, servers: [...servers, ...rest(i + 1, `the cycle stopped after batch ${i + 1} failed`)], window: view(occurrence) };

@@ -154,13 +154,18 @@ export interface DecisionRequest {
  */
 export async function askDecision(run: ProcessRun, step: ResolvedStep, request: DecisionRequest): Promise<PendingTask | undefined> {
   const { dueAt, hardAt } = request.deadlines;
-  const task = run.inbox.open(
-    { kind: 'approve', stepKey: step.activityKey, partyId: request.partyId, ...(request.team !== undefined && { team: request.team }), title: request.title, payload: request.payload, dueAt: iso(dueAt), hardDeadlineAt: iso(hardAt) },
-    request.clause,
-  );
-  if (request.requested) run.note(request.requested(task.opening.id));
+  // A run that continued as new takes back the decision the previous run was waiting for.
+  const resumed = run.journal.isDurable ? run.inbox.resume(step.activityKey, undefined, 'approve') : undefined;
+  const task =
+    resumed ??
+    run.inbox.open(
+      { kind: 'approve', stepKey: step.activityKey, partyId: request.partyId, ...(request.team !== undefined && { team: request.team }), title: request.title, payload: request.payload, dueAt: iso(dueAt), hardDeadlineAt: iso(hardAt) },
+      request.clause,
+    );
+  if (request.requested && !resumed) run.note(request.requested(task.opening.id));
   if (!run.journal.isDurable) return (await waitForDecisionLegacy(run, task, request.clause, request.deadlines)) ? task : undefined;
-  const answered = await waitForTask(run, { ...step, clause: request.clause }, task, request.deadlines, { opened: false });
+  const deadlines = resumed ? { dueAt: msOf(resumed.opening.dueAt), hardAt: msOf(resumed.opening.hardDeadlineAt) } : request.deadlines;
+  const answered = await waitForTask(run, { ...step, clause: request.clause }, task, deadlines, { opened: resumed !== undefined });
   return answered ? task : undefined;
 }
 

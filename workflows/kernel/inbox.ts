@@ -62,9 +62,9 @@ export class TaskInbox {
   }
 
   /** The task of `stepKey` the previous run was waiting for, taken back (its row is open already). */
-  resume(stepKey: string, completion?: z.ZodType): PendingTask | undefined {
+  resume(stepKey: string, completion?: z.ZodType, kind?: TaskOpening['kind']): PendingTask | undefined {
     const carried = this.carried.get(stepKey);
-    if (!carried) return undefined;
+    if (!carried || (kind !== undefined && carried.opening.kind !== kind)) return undefined;
     this.carried.delete(stepKey);
     const task: PendingTask = { opening: carried.opening, clause: carried.clause, completion, settled: false, notices: carried.notices };
     this.pending.set(task.opening.id, task);

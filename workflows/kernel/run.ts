@@ -134,6 +134,16 @@ export class ProcessRun {
   }
 
   /**
+   * A step boundary: when the budget is spent and the process said where it stands (its
+   * checkpoint, set for the step about to run), the run hands over here. No step and no agent
+   * job is in flight at a boundary, so nothing but the checkpoint and the journal is carried.
+   */
+  handOverIfDue(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.mustContinue()) throw new ContinueAsNewRequested();
+  }
+
+  /**
    * Waits until `done` or the timeout (false). A resumable wait (a person's task the next run
    * can take back) is cut short when the run must continue as new.
    */
