@@ -14,6 +14,8 @@ import { attachJobAttempt, offerAgentJobs, reofferAgentJobs, withdrawAgentJobs, 
 import { isTransientDbError, toActivityFailure } from '../db/errors';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { getRunbook } from '../db/runbooks';
+import { journalHead, partiesOfProcess, signingKeysOf } from '../db/signing-keys';
+import type { PublicKey, Signers } from '../domain/signatures';
 import { sliceContract, type ContractSlice } from '../domain/raci';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
@@ -72,14 +74,30 @@ export interface StepRecord {
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
 }
 
+/**
+ * At the end of a process, the head of its journal chain goes to every party holding a role in
+ * it (docs/ARCHITECTURE.md "Trust boundaries"): each keeps a witness the provider cannot rewrite.
+ */
+async function enqueueWitnesses(db: Kysely<Schema>, processId: string, status: string): Promise<void> {
+  const head = await journalHead(db, processId);
+  if (!head) return;
+  const parties = await partiesOfProcess(db, processId);
+  await enqueueOutbox(
+    db,
+    parties.map((partyId) => ({ effectKey: `${processId}:journal.head:${partyId}`, partyId, event: 'process.journal-head', payload: { ...head, status } })),
+  );
+}
+
 export interface EngineActivityDeps {
   db: Kysely<Schema>;
   actions: ActionsConfig;
   actionsDir: string;
   log: Logger;
+  /** The deployment's public signing keys (temporal/signing.ts); none: signatures are not checked (tests). */
+  signingKeys?: PublicKey[];
 }
 
-export function createEngineActivities({ db, actions, actionsDir, log }: EngineActivityDeps) {
+export function createEngineActivities({ db, actions, actionsDir, log, signingKeys = [] }: EngineActivityDeps) {
   /** Writes one transition batch; every part is idempotent, so a retried write changes nothing. */
   async function recordStep(record: StepRecord): Promise<void> {
     if (isEmpty(record)) return;
@@ -119,6 +137,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.reofferJobs?.length) await reofferAgentJobs(trx, record.reofferJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
+      if (record.process?.status && record.process.status !== 'running') await enqueueWitnesses(trx, record.processId, record.process.status);
     });
     crashPoint('record.committed');
   }
@@ -132,6 +151,15 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
     },
 
     recordStep,
+
+    /**
+     * What a run verifies signed acts against (a read): the deployment's public keys and the
+     * keys each party of the contract registered for its users.
+     */
+    async loadSigners(input: { contractId: string }): Promise<Signers> {
+      const parties = await db.selectFrom('contract_parties').select('party_id').where('contract_id', '=', input.contractId).execute();
+      return { deployment: signingKeys, parties: await signingKeysOf(db, parties.map((p) => p.party_id)) };
+    },
 
     /** A run that names a runbook without its definition (a schedule's) pins the version in force now. */
     async pinRunbook(input: { runbook: string; version?: number }): Promise<{ version: number; definition: unknown } | null> {

@@ -231,6 +231,19 @@ export interface RunbooksTable {
   created_at: CreatedAt;
 }
 
+export interface SigningKeysTable {
+  id: string;
+  party_id: string;
+  user_id: string;
+  /** Ed25519, 32 bytes in hex. */
+  public_key: string;
+  label: string | null;
+  registered_by: string;
+  created_at: CreatedAt;
+  revoked_at: NullableTimestamp;
+  revoked_by: string | null;
+}
+
 export interface Schema {
   parties: PartiesTable;
   users: UsersTable;
@@ -249,6 +262,7 @@ export interface Schema {
   sla_records: SlaRecordsTable;
   runbooks: RunbooksTable;
   monitoring_alert_nonces: MonitoringAlertNoncesTable;
+  signing_keys: SigningKeysTable;
 }
 
 export type PartyRow = Selectable<PartiesTable>;
@@ -267,3 +281,4 @@ export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
 export type AgentJobRow = Selectable<AgentJobsTable>;
 export type SlaRecordRow = Selectable<SlaRecordsTable>;
 export type RunbookRow = Selectable<RunbooksTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;

@@ -16,7 +16,8 @@ import type { Contract } from '../domain/contract';
 import { scheduledStartOf, scheduleIdFor, scheduleIdPrefix, schedulesOf, type ContractSchedule } from '../domain/schedules';
 import { MandateContract } from '../workflows/search-attributes';
 import type { ProcessStart } from '../workflows/definitions';
-import { PROCESS_WORKFLOWS, scheduledRunAction } from './start';
+import { PROCESS_WORKFLOWS, processIdFor, scheduledRunAction } from './start';
+import { signerOf } from './signing';
 
 export interface SyncInput {
   client: Client;
@@ -59,7 +60,10 @@ function actionOf(input: SyncInput, s: ContractSchedule, workflowType: string) {
   const start = scheduledStartOf(input.contract, input.contractVersion, s);
   const clientId = input.contract.parties.find((p) => p.kind === 'client')?.id ?? '';
   const memo: ScheduleMemo = { specHash: s.specHash, contractVersion: input.contractVersion, schedule: s.name };
-  return scheduledRunAction(workflowType, start, { taskQueue: input.taskQueue, clientId }, { ...memo });
+  // Signed for the schedule's workflow id (the run strips the time Temporal appends): temporal/signing.ts.
+  const signer = signerOf(input.client);
+  const signed = signer ? signer.signStart(start, processIdFor(start.contractId, start.processType, 'scheduled')) : start;
+  return scheduledRunAction(workflowType, signed, { taskQueue: input.taskQueue, clientId }, { ...memo });
 }
 
 const policiesOf = (s: ContractSchedule) => ({ overlap: s.overlapPolicy, catchupWindow: s.catchupWindowMs });

@@ -2,6 +2,7 @@
 // both the workflows and the API, so names and payload types cannot drift apart.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ProcessCarry } from './kernel/run';
+import type { Signature } from '../domain/signatures';
 
 /** What every process starts with (docs/ARCHITECTURE.md "Contract → process"). */
 export interface ProcessStart<I = unknown> {
@@ -16,6 +17,8 @@ export interface ProcessStart<I = unknown> {
   schedule?: { id: string; name: string; timezone: string; keyBy: 'period' | 'day' | 'time' };
   /** Set only by the kernel when a run continues as new: where the previous run stood. */
   resume?: ProcessCarry;
+  /** The deployment's signature over who asked for what (temporal/signing.ts); checked at start. */
+  attestation?: Signature;
 }
 
 /** Sent by the API on behalf of a user, after it claimed the task row. */
@@ -28,6 +31,10 @@ export interface TaskCompletion {
   decision?: 'approve' | 'reject';
   comment?: string;
   payload?: Record<string, unknown>;
+  /** The deployment's signature over the whole completion (temporal/signing.ts); checked by the validator. */
+  attestation?: Signature;
+  /** The person's own signature over the approval (domain/signatures.ts ApprovalAct), made with a key its party registered. */
+  clientSignature?: Signature;
 }
 
 export interface TaskCompleted {
@@ -94,6 +101,8 @@ export interface TaskAssignment {
   /** Who assigns it, of the same party. */
   userId: string;
   partyId: string;
+  /** The API's signature over the act (temporal/signing.ts). */
+  attestation?: Signature;
 }
 export interface TaskAssigned {
   taskId: string;
@@ -120,6 +129,7 @@ export interface CancelRequest {
   reason: string;
   userId: string;
   partyId: string;
+  attestation?: Signature;
 }
 export const cancelProcessSignal = defineSignal<[CancelRequest]>('cancelProcess');
 

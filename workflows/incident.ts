@@ -15,6 +15,7 @@ import { alertReplayedSignal, incidentAlertSignal, incidentStateQuery, type Inci
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import type { JournalEntry } from './kernel/journal';
 import { runStep } from './step';
+import { admitSignal } from './signed-acts';
 
 export interface IncidentResult {
   priority: Priority;
@@ -100,6 +101,7 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     };
     // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
     wf.setHandler(incidentAlertSignal, (alert) => {
+      if (!admitSignal(run, 'incidentAlert', alert)) return;
       state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
       const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
       const entry = { event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } };

@@ -12,6 +12,7 @@ import { MandateStatus } from './search-attributes';
 import { ContinueAsNewRequested, ProcessRun } from './kernel/run';
 import { nowIso } from './kernel/time';
 import { contractReader } from './kernel/readers';
+import { admitCancel, admitSignal, admitStart } from './signed-acts';
 
 export { ProcessRun } from './kernel/run';
 export type { PendingTask } from './kernel/inbox';
@@ -37,6 +38,8 @@ const register = wf.proxyActivities<EngineActivities>({
  */
 export async function runProcess<I, O>(given: ProcessStart, definition: ProcessDefinition, body: (run: ProcessRun, input: I) => Promise<O>): Promise<O> {
   const durable = wf.patched(PATCH_DURABLE_WRITES);
+  // Only what this deployment sent for this process, signed where it names a person (docs/ARCHITECTURE.md "Trust boundaries").
+  const signers = await admitStart(given);
   const start = given.businessKey === '' ? await registerScheduledRun(given, durable) : given;
   if (!start) {
     // The period or day already ran (or the contract is not active): nothing to do, no journal.
@@ -44,8 +47,11 @@ export async function runProcess<I, O>(given: ProcessStart, definition: ProcessD
   }
   const slice = await contractReader.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
   const run = new ProcessRun(start, slice, durable);
+  run.inbox.signers = signers;
   wf.setHandler(processStateQuery, () => run.state);
-  wf.setHandler(agentJobPickedUpSignal, ({ jobId, agentId }) => run.jobs.pickedUp(jobId, agentId));
+  wf.setHandler(agentJobPickedUpSignal, (pickup) => {
+    if (admitSignal(run, 'agentJobPickedUp', pickup)) run.jobs.pickedUp(pickup.jobId, pickup.agentId);
+  });
   if (durable) {
     wf.setHandler(completeTaskUpdate, (c) => run.inbox.accept(c), { validator: (c) => run.inbox.validate(c) });
   } else {
@@ -56,7 +62,7 @@ export async function runProcess<I, O>(given: ProcessStart, definition: ProcessD
   // The API signals who cancels and why, then asks Temporal to cancel the run.
   let cancelled: { reason: string; userId: string; partyId: string } | undefined;
   wf.setHandler(cancelProcessSignal, (request) => {
-    cancelled ??= request;
+    if (admitCancel(run, signers, request)) cancelled ??= { reason: request.reason, userId: request.userId, partyId: request.partyId };
   });
 
   if (!start.resume) {

@@ -22,11 +22,22 @@ const TaskQuery = z
   .strict();
 const TaskParams = z.object({ taskId: z.string().min(1) });
 const ReassignBody = z.object({ userId: z.string().min(1) }).strict().openapi('ReassignTask');
+const ClientSignature = z
+  .object({
+    keyId: z.string().min(1).max(100),
+    signature: z.string().regex(/^[0-9a-fA-F]{128}$/, 'expected 64 bytes in hex'),
+  })
+  .strict()
+  .openapi('ClientSignature');
 const CompleteBody = z
   .object({
     decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval tasks only.' }),
     comment: z.string().max(2000).optional(),
     payload: z.record(z.string(), z.unknown()).optional().openapi({ description: 'What the step asks for, e.g. `{ "trackingNumber": "…" }`.' }),
+    clientSignature: ClientSignature.optional().openapi({
+      description:
+        "The approver's own Ed25519 signature (cli/sign.ts) over the approval's canonical JSON (README \"Security model\"), with a key its party's admins registered. Required on approvals of a party that registered signing keys.",
+    }),
   })
   .strict()
   .openapi('CompleteTask');

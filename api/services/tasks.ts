@@ -25,6 +25,8 @@ export interface CompletionRequest {
   decision?: 'approve' | 'reject';
   comment?: string;
   payload?: Record<string, unknown>;
+  /** The approver's own signature, checked by the workflow against its party's registered keys. */
+  clientSignature?: { keyId: string; signature: string };
 }
 
 export type CompletionResult = { status: 200 | 202; task: TaskRow };

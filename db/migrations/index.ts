@@ -10,6 +10,7 @@ import * as oneProvider from './0008_one_provider';
 import * as apiKeyChanges from './0009_api_key_changes';
 import * as alertNonces from './0010_alert_nonces';
 import * as userRoleChanges from './0011_user_role_changes';
+import * as signingKeys from './0012_signing_keys';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '0009_api_key_changes': apiKeyChanges,
   '0010_alert_nonces': alertNonces,
   '0011_user_role_changes': userRoleChanges,
+  '0012_signing_keys': signingKeys,
 };
 
 export const migrationProvider: MigrationProvider = {

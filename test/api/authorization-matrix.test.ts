@@ -149,6 +149,7 @@ async function cells(): Promise<Cell[]> {
     // The vendor and the subcontractor have no role in an onboarding waiting on its approval: it does not exist for them.
     { method: 'GET', template: '/processes/{processId}', url: () => `/v1/processes/${enc(processId)}`, allowed: PRINCIPAL_PARTIES, hidden: third },
     { method: 'GET', template: '/processes/{processId}/journal', url: () => `/v1/processes/${enc(processId)}/journal`, allowed: PRINCIPAL_PARTIES, hidden: third },
+    { method: 'GET', template: '/processes/{processId}/journal/head', url: () => `/v1/processes/${enc(processId)}/journal/head`, allowed: PRINCIPAL_PARTIES, hidden: third },
     { method: 'POST', template: '/processes/{processId}/cancel', url: () => `/v1/processes/${enc(cancelId)}/cancel`, body: () => ({ reason: 'matrix' }), allowed: OPERATORS, hidden: third },
     { method: 'GET', template: '/tasks', url: '/v1/tasks', allowed: PEOPLE },
     { method: 'GET', template: '/tasks/{taskId}', url: () => `/v1/tasks/${taskId}`, allowed: CLIENT_PEOPLE, hidden: [P_ADMIN, P_OP, P_APPR, ...third] },
@@ -168,6 +169,10 @@ async function cells(): Promise<Cell[]> {
     { method: 'GET', template: '/parties/{partyId}/keys', url: '/v1/parties/martin/keys', allowed: [C_ADMIN] },
     { method: 'POST', template: '/parties/{partyId}/keys', url: '/v1/parties/martin/keys', body: () => ({ userId: 'u-martin-viewer', roles: ['viewer'] }), allowed: [C_ADMIN] },
     { method: 'DELETE', template: '/parties/{partyId}/keys/{keyId}', url: () => `/v1/parties/martin/keys/${keyToRevoke}`, allowed: [C_ADMIN] },
+    // A party's signing keys are its own admins' (a user that does not exist: 422, nothing registered).
+    { method: 'POST', template: '/parties/{partyId}/users/{userId}/signing-keys', url: '/v1/parties/martin/users/u-someone/signing-keys', body: () => ({ publicKey: 'ab'.repeat(32) }), allowed: [C_ADMIN], expect: { [C_ADMIN]: 422 } },
+    { method: 'GET', template: '/parties/{partyId}/signing-keys', url: '/v1/parties/martin/signing-keys', allowed: CLIENT_PEOPLE },
+    { method: 'DELETE', template: '/parties/{partyId}/signing-keys/{keyId}', url: '/v1/parties/martin/signing-keys/sk-unknown', allowed: [C_ADMIN], notFound: true },
     { method: 'GET', template: '/parties/{partyId}/webhooks', url: '/v1/parties/martin/webhooks', allowed: [C_ADMIN] },
     { method: 'POST', template: '/parties/{partyId}/webhooks', url: '/v1/parties/martin/webhooks', body: (who) => ({ url: `https://hooks.martin.example/${slug(who)}`, events: ['step.*'] }), allowed: [C_ADMIN] },
     { method: 'DELETE', template: '/parties/{partyId}/webhooks/{webhookId}', url: () => `/v1/parties/martin/webhooks/${webhookToDelete}`, allowed: [C_ADMIN] },

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { loadConfig } from '../../config/app-config';
+import { loadConfig, type AppConfig } from '../../config/app-config';
 import { issueApiKey, revokeApiKey } from '../../db/api-keys';
 import { upsertUser } from '../../db/parties';
 import { startMandate, type Mandate } from '../../scripts/mandate';
@@ -18,6 +18,8 @@ export type Json = Record<string, any>; // eslint-disable-line @typescript-eslin
 
 export interface ApiWorld {
   mandate: Mandate;
+  /** The deployment's configuration (its codec keys; its signing key is in MANDATE_DATA_DIR/signing-keys). */
+  config: AppConfig;
   database: TestDatabase;
   /** Principal name → clear key. */
   keys: Map<string, string>;
@@ -96,6 +98,7 @@ export async function startApiWorld(testFile: string): Promise<ApiWorld> {
 
   return {
     mandate,
+    config,
     database,
     keys,
     call,

@@ -6,6 +6,7 @@ import * as wf from '@temporalio/workflow';
 import { z } from 'zod';
 import type { TaskOpening } from '../../activities/engine';
 import { fieldsOutsideBareCompletion, mayAcceptCompletion, mayAssignTask } from '../../domain/authorization';
+import { approvalActOf, assignmentActOf, completionActOf, isUnverified, partySignatureRefusal, verifyAct, type Signers } from '../../domain/signatures';
 import type { CompletionRefusalDetails, TaskAssigned, TaskAssignment, TaskCompleted, TaskCompletion } from '../definitions';
 import type { ProcessJournal } from './journal';
 import { nowIso } from './time';
@@ -47,6 +48,8 @@ export class TaskInbox {
   private readonly carried = new Map<string, TaskCarry>();
   /** Completions accepted by this run (the history budget counts them). */
   accepted = 0;
+  /** Keys signed completions are checked with (workflows/signed-acts.ts); unset in runs recorded before. */
+  signers?: Signers;
 
   constructor(
     private readonly processId: string,
@@ -99,6 +102,12 @@ export class TaskInbox {
    * `CompletionRefused`, so the API tells it from an outcome it cannot know.
    */
   validate(c: TaskCompletion): void {
+    // docs/ARCHITECTURE.md "Trust boundaries": only what this deployment sent for this process, signed.
+    if (isUnverified(c)) throw refused(`completion not encrypted by this deployment for this process (${c.reason})`);
+    if (this.signers && this.signers.deployment.length > 0) {
+      const verdict = verifyAct(completionActOf(c, this.processId), c.attestation, this.signers.deployment);
+      if (!verdict.ok) throw refused(verdict.reason);
+    }
     const settled = this.outcomes.get(c.taskId);
     if (settled) {
       // A redelivery of the accepted completion (after continue-as-new the update id is new to this run).
@@ -109,6 +118,11 @@ export class TaskInbox {
     if (!task || task.answer) throw refused(`task ${c.taskId} is not open in this process`);
     const verdict = mayAcceptCompletion({ ...task.opening, ...(task.assignee !== undefined && { assignee: task.assignee }) }, c, this.requestedBy);
     if (!verdict.ok) throw refused(verdict.reason);
+    // A party that registered its own signing keys signs its approvals itself: the provider cannot make them.
+    if (task.opening.kind === 'approve' && this.signers) {
+      const refusal = partySignatureRefusal(this.signers.parties[task.opening.partyId], approvalActOf(c, this.processId), c.clientSignature);
+      if (refusal) throw refused(refusal);
+    }
     // Evidence is what the step asked for: its schema, strictly; without one, a decision and a comment only.
     const fields = task.completion ? schemaErrors(task.completion, c.payload ?? {}) : fieldsOutsideBareCompletion(c);
     if (fields.length > 0) throw refused(`invalid completion: ${fields.map((f) => `${f.path}: ${f.message}`).join('; ')}`, { fields });
@@ -116,6 +130,11 @@ export class TaskInbox {
 
   /** The assignTask update's validator: an open task of the assigner's party; never an approval to its requester. */
   validateAssignment(a: TaskAssignment): void {
+    if (isUnverified(a)) throw refused(`assignment not encrypted by this deployment for this process (${a.reason})`);
+    if (this.signers && this.signers.deployment.length > 0) {
+      const verdict = verifyAct(assignmentActOf(a, this.processId), a.attestation, this.signers.deployment);
+      if (!verdict.ok) throw refused(verdict.reason);
+    }
     const task = this.pending.get(a.taskId);
     if (!task || task.answer || task.settled) throw refused(`task ${a.taskId} is not open in this process`);
     if (a.partyId !== task.opening.partyId) throw refused(`task ${a.taskId} is assigned to party ${task.opening.partyId}`);
@@ -170,7 +189,7 @@ export class TaskInbox {
       partyId: c.partyId,
       actor: `user:${c.userId}`,
       clause: task.clause,
-      data: { taskId: c.taskId, kind: task.opening.kind, decision: c.decision, comment: c.comment, payload: c.payload },
+      data: { taskId: c.taskId, kind: task.opening.kind, decision: c.decision, comment: c.comment, payload: c.payload, ...(c.clientSignature && { clientSignature: c.clientSignature }) },
     });
     return task;
   }
