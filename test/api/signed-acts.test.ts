@@ -113,6 +113,14 @@ describe('Temporal access alone grants nothing', () => {
     expect(await refusal(codecOnly.workflow.getHandle(processId).executeUpdate('completeTask', { args: [forged] }))).toMatch(/mandate\.task-completion\.v1 is not signed/);
   });
 
+  it('when the provider reassigns a task with the codec but without the API, then the unsigned reassignment is refused', async () => {
+    const { processId, approval } = await startOnboarding();
+    const codecOnly = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [providerCodec] } });
+    const forged = { taskId: approval.id, assigneeUserId: 'u-dsi-paul', userId: 'u-dsi-paul', partyId: 'martin' };
+    expect(await refusal(codecOnly.workflow.getHandle(processId).executeUpdate('assignTask', { args: [forged] }))).toMatch(/mandate\.task-assignment\.v1 is not signed/);
+    expect(await events(processId)).not.toContain('task.reassigned');
+  });
+
   it('when an attacker without the codec reads a refusal, then it learns nothing: failures travel encrypted', async () => {
     const { processId, approval } = await startOnboarding();
     const blind = new Client({ connection, namespace: 'default' });
