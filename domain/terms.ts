@@ -136,3 +136,13 @@ export const Reversibility = z.strictObject({
   keepEvidence: Duration,
 });
 export type Reversibility = z.infer<typeof Reversibility>;
+
+/**
+ * Who may end the contract by notice, and how long the notice runs before the exit process
+ * (reversibility) begins. Absent: either party, with no notice period of its own.
+ */
+export const Termination = z.strictObject({
+  by: z.array(z.enum(['provider', 'client'])).min(1, 'name who may give notice: provider, client or both'),
+  notice: Duration.optional(),
+});
+export type Termination = z.infer<typeof Termination>;

@@ -8,6 +8,7 @@ import * as slaRecords from './0006_sla_records';
 import * as runbooks from './0007_runbooks';
 import * as oneProvider from './0008_one_provider';
 import * as apiKeyChanges from './0009_api_key_changes';
+import * as contractSigning from './0010_contract_signing';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0007_runbooks': runbooks,
   '0008_one_provider': oneProvider,
   '0009_api_key_changes': apiKeyChanges,
+  '0010_contract_signing': contractSigning,
 };
 
 export const migrationProvider: MigrationProvider = {
