@@ -4,7 +4,7 @@ import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/act
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
-import { getContract } from '../db/contracts';
+import { applyContractChange, getContract, type ContractChange } from '../db/contracts';
 import { getParsedContractVersion } from '../db/contract-cache';
 import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
@@ -15,6 +15,7 @@ import { isTransientDbError, toActivityFailure } from '../db/errors';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { getRunbook } from '../db/runbooks';
 import { sliceContract, type ContractSlice } from '../domain/raci';
+import { withMandateRows } from '../domain/contract-proposal';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
 import { crashPoint } from '../worker/crash-points';
@@ -36,7 +37,7 @@ export interface TaskOpening {
   id: string;
   processId: string;
   stepKey: string;
-  kind: 'execute' | 'approve' | 'consult' | 'escalation';
+  kind: 'execute' | 'approve' | 'consult' | 'escalation' | 'sign';
   partyId: string;
   team?: string;
   requestedBy: string;
@@ -70,6 +71,8 @@ export interface StepRecord {
   /** Jobs offered again: their agent went silent or reported a retryable failure. */
   reofferJobs?: string[];
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
+  /** Mandate's contract processes: a version signed or declined, a lifecycle step (db/contracts.ts). */
+  contract?: ContractChange;
 }
 
 export interface EngineActivityDeps {
@@ -119,6 +122,7 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.reofferJobs?.length) await reofferAgentJobs(trx, record.reofferJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
+      if (record.contract) await applyContractChange(trx, record.contract);
     });
     crashPoint('record.committed');
   }
@@ -128,7 +132,8 @@ export function createEngineActivities({ db, actions, actionsDir, log }: EngineA
     async loadContractSlice(input: { contractId: string; version: number; activityKeys: string[] }): Promise<ContractSlice> {
       const contract = await getParsedContractVersion(db, input.contractId, input.version);
       if (!contract) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} not found`, 'ContractNotFound');
-      return sliceContract(contract, input.activityKeys);
+      // Mandate's own processes route by Mandate's rows, never by what the document says of them.
+      return withMandateRows(sliceContract(contract, input.activityKeys), input.activityKeys);
     },
 
     recordStep,
@@ -208,5 +213,5 @@ export type EngineActivities = ReturnType<typeof createEngineActivities>;
 const HEARTBEAT_EVERY_MS = 5_000;
 
 function isEmpty(r: StepRecord): boolean {
-  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process;
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process && !r.contract;
 }

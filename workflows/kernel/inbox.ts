@@ -141,7 +141,7 @@ export class TaskInbox {
     task.answer = c;
     this.journal.append({
       stepKey: task.opening.stepKey,
-      event: `task.${task.opening.kind === 'approve' ? (c.decision === 'approve' ? 'approved' : 'rejected') : 'completed'}`,
+      event: `task.${eventOf(task.opening.kind, c.decision)}`,
       partyId: c.partyId,
       actor: `user:${c.userId}`,
       clause: task.clause,
@@ -156,6 +156,13 @@ export class TaskInbox {
     this.outcomes.set(c.taskId, { ...outcome, userId: c.userId });
     return outcome;
   }
+}
+
+/** approved/rejected for approvals, signed/declined for signatures, completed otherwise. */
+function eventOf(kind: TaskOpening['kind'], decision: string | undefined): string {
+  if (kind === 'approve') return decision === 'approve' ? 'approved' : 'rejected';
+  if (kind === 'sign') return decision === 'approve' ? 'signed' : 'declined';
+  return 'completed';
 }
 
 function refused(message: string): wf.ApplicationFailure {
