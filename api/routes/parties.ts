@@ -4,6 +4,8 @@ import { listAgentsPage, listUsersPage } from '../../db/parties';
 import type { ApiDeps } from '../app';
 import type { ApiSpec } from '../spec';
 import { AgentPage, AgentView, CreateAgent, CreateParty, CreateUser, PageQuery, PartyPage, PartyParams, PartyView, UserPage, UserView } from '../schemas/admin';
+import { mayGrantRoles } from '../../domain/authorization';
+import { authorize } from '../services/authorize';
 import { addAgent, addParty, addUser, administeredParty, agentView, partyView, userView, visiblePartiesPage, visibleParty } from '../services/admin';
 import { decodeCursor, encodeCursor } from '../views';
 
@@ -73,6 +75,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
     },
     async ({ res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
+      authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
       res.status(201).json(userView(await addUser(db, params.partyId, body)));
     },
   );

@@ -24,7 +24,7 @@ const TaskParams = z.object({ taskId: z.string().min(1) });
 const ReassignBody = z.object({ userId: z.string().min(1) }).strict().openapi('ReassignTask');
 const CompleteBody = z
   .object({
-    decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval tasks only.' }),
+    decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval and signature tasks only (for a `sign` task: approve = sign, reject = decline).' }),
     comment: z.string().max(2000).optional(),
     payload: z.record(z.string(), z.unknown()).optional().openapi({ description: 'What the step asks for, e.g. `{ "trackingNumber": "…" }`.' }),
   })
