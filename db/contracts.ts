@@ -310,6 +310,7 @@ export async function isContractParty(db: Kysely<Schema>, contractId: string, pa
 
 async function addParties(db: Kysely<Schema>, contractId: string, partyIds: string[]): Promise<void> {
   const unique = [...new Set(partyIds)];
+  if (unique.length === 0) return;
   await db
     .insertInto('contract_parties')
     .values(unique.map((party_id) => ({ contract_id: contractId, party_id })))

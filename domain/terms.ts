@@ -137,12 +137,8 @@ export const Reversibility = z.strictObject({
 });
 export type Reversibility = z.infer<typeof Reversibility>;
 
-/**
- * Who may end the contract by notice, and how long the notice runs before the exit process
- * (reversibility) begins. Absent: either party, with no notice period of its own.
- */
+/** Who may end the contract by notice (the exit process then runs). Absent: either party. */
 export const Termination = z.strictObject({
   by: z.array(z.enum(['provider', 'client'])).min(1, 'name who may give notice: provider, client or both'),
-  notice: Duration.optional(),
 });
 export type Termination = z.infer<typeof Termination>;

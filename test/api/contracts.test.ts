@@ -286,6 +286,18 @@ describe('status lifecycle', () => {
   });
 });
 
+describe('termination as the contract allows', () => {
+  it('when the contract lets only the client give notice, then the provider is 403 and the client may (409 here: a draft takes no notice)', async () => {
+    const doc = await draftDocument('ctr-client-exit');
+    doc.termination = { by: ['client'] };
+    expect((await call('provider-op', 'POST', '/v1/contracts', { document: doc })).status).toBe(201);
+    const provider = await call('provider-op', 'POST', '/v1/contracts/ctr-client-exit/terminate', { reason: 'x' });
+    expect(provider.status).toBe(403);
+    expect(provider.body.detail as string).toMatch(/does not let the provider/);
+    expect((await call('client-op', 'POST', '/v1/contracts/ctr-client-exit/terminate', { reason: 'x' })).status).toBe(409);
+  });
+});
+
 describe('GET /v1/contracts/{id}/coverage', () => {
   it('when a party reads coverage, then every catalogue process is listed, covered or with what is missing', async () => {
     const res = await call('vendor', 'GET', '/v1/contracts/ctr-martin-2027/coverage');

@@ -146,7 +146,7 @@ export async function signStep(world: Pick<ApiWorld, 'call'>, who: string, proce
   const task = await waitFor(`${stepKey} in the inbox of ${who}`, async () => {
     const res = await world.call(who, 'GET', `/v1/tasks?processId=${enc(processId)}`);
     return (res.body.items as Json[] | undefined)?.find((t) => t.stepKey === stepKey && t.status === 'open');
-  });
+  }, 60_000);
   return world.call(who, 'POST', `/v1/tasks/${enc(task.id as string)}/complete`, { decision, ...(payload ? { payload } : {}) });
 }
 
