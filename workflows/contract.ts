@@ -22,8 +22,22 @@ import { runStep, type StepResult } from './step';
 
 const schedules = wf.proxyActivities<ProcessActivities>({
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
 });
+
+/**
+ * Schedules follow the version in force, once. A sync that keeps failing does not undo what both
+ * parties signed: it is journaled, and the operators' schedule tools (or the next signed
+ * version) bring Temporal in line.
+ */
+async function followSchedules(run: ProcessRun, sync: () => Promise<unknown>): Promise<void> {
+  try {
+    await sync();
+  } catch (err) {
+    if (wf.isCancellation(err)) throw err;
+    run.note({ event: 'contract.schedules-not-synced', data: { reason: err instanceof Error ? err.message : String(err) } });
+  }
+}
 
 export interface ContractProposalResult {
   outcome: 'signed' | 'declined' | 'lapsed';
@@ -71,7 +85,7 @@ export async function contractProposal(start: ProcessStart): Promise<ContractPro
     // Both signatures: this version is in force (running processes keep theirs); a new contract enters transition.
     await run.attest({ event: 'contract.signed', data: { version, kind: input.kind, statement, signatures } }, { contract: { contractId, adopt: { version } } });
     if (input.kind === 'amendment') {
-      await schedules.syncContractSchedules({ contractId });
+      await followSchedules(run, () => schedules.syncContractSchedules({ contractId }));
       return { outcome: 'signed', version, signatures };
     }
 
@@ -80,14 +94,14 @@ export async function contractProposal(start: ProcessStart): Promise<ContractPro
       const signoff = await runStep(run, TRANSITION_SIGNOFF, { title: `Sign off the transition of ${contractId}: the service starts`, details, completion: SignatureCompletion, signature: true });
       if (signoff.outcome === 'done') {
         await run.attest(
-          { stepKey: TRANSITION_SIGNOFF, event: 'contract.activated', partyId: signoff.completedBy ? run.slice.parties.find((p) => p.kind === 'client')?.id : undefined, data: { version, signoff: signatureOf(run, signoff, 'client') } },
+          { stepKey: TRANSITION_SIGNOFF, event: 'contract.activated', partyId: run.slice.parties.find((p) => p.kind === 'client')?.id, data: { version, signoff: signatureOf(run, signoff, 'client') } },
           { contract: { contractId, status: { to: 'active', from: ['transition'] } } },
         );
         break;
       }
       run.note({ stepKey: TRANSITION_SIGNOFF, event: 'contract.transition-not-signed-off', data: { outcome: signoff.outcome, reason: signoff.reason ?? null } });
     }
-    await schedules.syncContractSchedules({ contractId });
+    await followSchedules(run, () => schedules.syncContractSchedules({ contractId }));
     return { outcome: 'signed', version, active: true, signatures };
   });
 }
@@ -119,7 +133,7 @@ export async function contractExit(start: ProcessStart): Promise<ContractExitRes
       { stepKey: EXIT_SIGNOFF, event: 'contract.terminated', data: { outcome, reason: input.reason, noticeBy: input.noticeBy } },
       { contract: { contractId, status: { to: 'terminated', from: ['reversibility'], termination: { by: userId, reason: input.reason } } } },
     );
-    await schedules.deleteContractSchedules({ contractId });
+    await followSchedules(run, () => schedules.deleteContractSchedules({ contractId }));
     return { outcome };
   });
 }

@@ -22,20 +22,12 @@ import { processIdFor, startContractWorkflow } from '../../temporal/start';
 import type { ProcessStart } from '../../workflows/definitions';
 import { badRequest, conflict, notFound, unprocessable, type FieldError } from '../errors';
 import { authorize } from './authorize';
-import { deleteSchedulesOf, syncSchedulesOf } from './schedules';
 
 export interface ContractDeps {
   db: Kysely<Schema>;
   temporal: TemporalHandle;
   log: Logger;
 }
-
-/**
- * Recurring work follows the version in force (docs/ARCHITECTURE.md "Recurring work"): the
- * contract processes sync the schedules once a version is signed or the contract activated, and
- * delete them when the exit ends (activities/processes.ts). These remain for operators' tools.
- */
-export const contractSchedules = { syncSchedulesOf, deleteSchedulesOf };
 
 /** The person of the provider who proposes (domain/authorization.ts mayProposeContract), or 403. */
 function requireProposer(principal: Principal, doing: string): string {
@@ -145,7 +137,8 @@ async function checkPartyPeople(db: Kysely<Schema>, contract: Contract, existing
  * at the proposed version, requested by the proposer (who may not sign it: four-eyes).
  */
 async function startProposal(deps: ContractDeps, principal: Principal, contract: ContractRow, version: ContractVersionWithState, kind: ProposalInput['kind']): Promise<ProcessRow> {
-  const businessKey = `v${version.version}`;
+  // Temporal keeps ended workflow ids (per namespace, beyond this database): the key carries when it was proposed.
+  const businessKey = `v${version.version}.${version.created_at.getTime().toString(36)}`;
   const id = processIdFor(contract.id, 'contract-proposal', businessKey);
   const { process } = await registerProcess(deps.db, { id, contractId: contract.id, contractVersion: version.version, processType: 'contract-proposal', businessKey, requestedBy: principal.userId!, requestedByParty: principal.partyId });
   await setProposalProcess(deps.db, contract.id, version.version, id);
@@ -224,10 +217,12 @@ export async function giveNotice(deps: ContractDeps, principal: Principal, contr
   if (contract.status !== 'active' && contract.status !== 'transition') {
     throw conflict(`contract ${contractId} is ${contract.status}: notice is given to a signed contract (a draft's proposal is withdrawn by cancelling its process)`, { status: contract.status });
   }
-  const businessKey = 'notice';
+  const running = await deps.db.selectFrom('processes').select('id').where('contract_id', '=', contractId).where('process_type', '=', 'contract-exit').where('status', '=', 'running').executeTakeFirst();
+  if (running) throw conflict(`notice was given already (process ${running.id})`, { status: contract.status, processId: running.id });
+  // One notice per contract at a time; the key tells notices apart in Temporal, which keeps ended workflow ids.
+  const businessKey = `notice.${Date.now().toString(36)}`;
   const id = processIdFor(contractId, 'contract-exit', businessKey);
-  const { process, created } = await registerProcess(deps.db, { id, contractId, contractVersion: contract.current_version, processType: 'contract-exit', businessKey, requestedBy: principal.userId!, requestedByParty: principal.partyId });
-  if (!created && process.requested_by !== principal.userId) throw conflict(`notice was given already (process ${id})`, { processId: id });
+  const { process } = await registerProcess(deps.db, { id, contractId, contractVersion: contract.current_version, processType: 'contract-exit', businessKey, requestedBy: principal.userId!, requestedByParty: principal.partyId });
   const input: ExitInput = { reason, noticeBy: principal.partyId === contract.provider_id ? 'provider' : 'client' };
   const start: ProcessStart = { contractId, version: process.contract_version, processType: 'contract-exit', businessKey, requestedBy: { userId: process.requested_by, partyId: process.requested_by_party }, input };
   await startContractWorkflow(deps.temporal.client, 'contract-exit', start, { taskQueue: deps.temporal.taskQueue, clientId: contract.client_id });
@@ -256,4 +251,17 @@ export async function contractCoverage(deps: ContractDeps, principal: Principal,
   const parsed = version && parseContract(version.document);
   if (!parsed?.ok) throw new Error(`contract ${contractId} v${contract.current_version} does not parse`);
   return { contract, processes: coverageReport(parsed.contract) };
+}
+
+/**
+ * Mandate's contract processes are not withdrawn once they bound someone: notice is not taken
+ * back by cancelling the exit, and a proposal both parties signed is not cancelled (its contract
+ * would wait in transition for a sign-off nobody can give). Before both signed, cancelling a
+ * proposal withdraws it (declined).
+ */
+export async function refuseContractProcessCancel(db: Kysely<Schema>, process: ProcessRow): Promise<void> {
+  if (process.process_type === 'contract-exit') throw conflict(`notice was given: the exit of ${process.contract_id} ends with the client's sign-off, it is not cancelled`, { status: process.status });
+  if (process.process_type !== 'contract-proposal') return;
+  const version = await getContractVersion(db, process.contract_id, process.contract_version);
+  if (version?.state === 'signed') throw conflict(`version ${process.contract_version} of ${process.contract_id} is signed by both parties: its process is not cancelled`, { status: process.status });
 }

@@ -36,9 +36,9 @@ describe('POST /v1/contracts', () => {
     const res = await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-draft-1') });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ id: 'ctr-draft-1', status: 'draft', currentVersion: 1, providerId: 'nuvola', clientId: 'martin', currency: 'EUR', termination: null });
-    expect(res.body.proposal).toEqual({ version: 1, processId: 'mandate:ctr-draft-1:contract-proposal:v1' });
+    expect(res.body.proposal).toEqual({ version: 1, processId: expect.stringMatching(/^mandate:ctr-draft-1:contract-proposal:v1\.[a-z0-9]+$/) });
     const version = await call('client-viewer', 'GET', '/v1/contracts/ctr-draft-1/versions/1');
-    expect(version.body).toMatchObject({ state: 'proposed', proposalProcessId: 'mandate:ctr-draft-1:contract-proposal:v1', createdBy: 'u-marc' });
+    expect(version.body).toMatchObject({ state: 'proposed', proposalProcessId: res.body.proposal.processId, createdBy: 'u-marc' });
     expect(version.body.documentSha256).toMatch(/^[a-f0-9]{64}$/);
     expect(res.body.partyIds).toEqual(['dc-lyon', 'martin', 'nuvola', 'pc-logistique']);
     expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-draft-1')).status).toBe(200);
@@ -194,7 +194,7 @@ describe('amendments', () => {
     doc.title = 'Amended';
     const amended = await call('provider-op', 'POST', '/v1/contracts/ctr-amend/versions', { document: doc });
     expect(amended.status).toBe(202);
-    expect(amended.body).toMatchObject({ contractId: 'ctr-amend', version: 2, state: 'proposed', createdBy: 'u-marc', proposalProcessId: 'mandate:ctr-amend:contract-proposal:v2' });
+    expect(amended.body).toMatchObject({ contractId: 'ctr-amend', version: 2, state: 'proposed', createdBy: 'u-marc', proposalProcessId: expect.stringMatching(/^mandate:ctr-amend:contract-proposal:v2\./) });
     // Proposed is not in force: the version and new processes stay at 1; a second proposal waits its turn.
     expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-amend')).body.currentVersion).toBe(1);
     expect((await call('client-op', 'POST', '/v1/contracts/ctr-amend/processes', onboarding('amend-1b'))).body.contractVersion).toBe(1);
@@ -241,6 +241,9 @@ describe('status lifecycle', () => {
     expect((await signStep(world, 'client-signatory', proposal, 'contract.sign-client')).status).toBe(200);
     await statusOf('ctr-life', 'transition');
     expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-life/versions/1')).body.state).toBe('signed');
+    // Signed by both: the proposal waiting for the transition sign-off is not cancelled.
+    const cancelSigned = await call('provider-op', 'POST', `/v1/processes/${enc(proposal)}/cancel`, { reason: 'changed our mind' });
+    expect(cancelSigned.status).toBe(409);
     expect((await signStep(world, 'client-signatory', proposal, 'contract.transition-signoff')).status).toBe(200);
     await statusOf('ctr-life', 'active');
     expect((await call('client-op', 'POST', '/v1/contracts/ctr-life/processes', onboarding('life-1'))).status).toBe(201);
@@ -250,13 +253,15 @@ describe('status lifecycle', () => {
     expect(paths(noReason.body)).toEqual(['body.reason']);
     const notice = await call('client-op', 'POST', '/v1/contracts/ctr-life/terminate', { reason: 'end of term' });
     expect(notice.status).toBe(202);
-    expect(notice.body.exit).toEqual({ processId: 'mandate:ctr-life:contract-exit:notice' });
+    expect(notice.body.exit).toEqual({ processId: expect.stringMatching(/^mandate:ctr-life:contract-exit:notice\./) });
     await statusOf('ctr-life', 'reversibility');
     const refused = await call('client-op', 'POST', '/v1/contracts/ctr-life/processes', onboarding('life-2'));
     expect(refused.status).toBe(422);
     expect(refused.body.type).toBe('/problems/contract-not-active');
     expect((await call('provider-op', 'POST', '/v1/contracts/ctr-life/versions', { document: await draftDocument('ctr-life') })).status).toBe(409);
     expect((await call('provider-op', 'POST', '/v1/contracts/ctr-life/terminate', { reason: 'again' })).status).toBe(409);
+    // Notice is not withdrawn by cancelling the exit.
+    expect((await call('provider-op', 'POST', `/v1/processes/${enc(notice.body.exit.processId as string)}/cancel`, { reason: 'x' })).status).toBe(409);
 
     expect((await signStep(world, 'client-signatory', notice.body.exit.processId as string, 'contract.exit-signoff')).status).toBe(200);
     const ended = await statusOf('ctr-life', 'terminated');
