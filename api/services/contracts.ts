@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Principal } from '../../db/api-keys';
 import { createHash } from 'node:crypto';
-import { createContractFromDocument, getContract, getContractVersion, proposeVersion, setProposalProcess, type ContractVersionWithState, type ContractWithParties } from '../../db/contracts';
+import { createContractFromDocument, getContract, getContractVersion, openProposal, proposeVersion, setProposalProcess, type ContractVersionWithState, type ContractWithParties } from '../../db/contracts';
 import { canonicalJson } from '../../db/journal';
 import { writeNewParties } from '../../db/parties';
 import { registerProcess } from '../../db/processes';
@@ -163,9 +163,15 @@ export async function createDraft(deps: ContractDeps, principal: Principal, docu
   if (provider.id !== principal.partyId) {
     throw unprocessable('wrong-provider', 'Not your contract', `the provider of this deployment is ${principal.partyId}, the document names ${provider.id}`, { errors: [{ path: `/document/parties/${contract.parties.indexOf(provider)}/id`, message: `expected ${principal.partyId}` }] });
   }
-  if (await getContract(deps.db, contract.id)) throw conflict(`contract ${contract.id} exists already: amend it with a new version`, { contractId: contract.id });
-  await checkExistingParties(deps.db, contract);
   const documentSha256 = documentDigest(contract);
+  const existing = await getContract(deps.db, contract.id);
+  if (existing) {
+    // A retry of the same proposal (its start may have failed after the draft was written) starts it again, once.
+    const open = existing.status === 'draft' ? await openProposal(deps.db, contract.id) : undefined;
+    if (open?.version === 1 && open.document_sha256 === documentSha256) return { contract: existing, processId: (await startProposal(deps, principal, existing, open, 'new')).id };
+    throw conflict(`contract ${contract.id} exists already: amend it with a new version`, { contractId: contract.id });
+  }
+  await checkExistingParties(deps.db, contract);
   const { contract: row, created } = await inTransaction(deps.db, (trx) =>
     createContractFromDocument(trx, contract, { providerId: provider.id, clientId: client.id, createdBy: userId, proposal: { documentSha256 } }),
   );

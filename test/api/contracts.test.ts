@@ -40,6 +40,13 @@ describe('POST /v1/contracts', () => {
     const version = await call('client-viewer', 'GET', '/v1/contracts/ctr-draft-1/versions/1');
     expect(version.body).toMatchObject({ state: 'proposed', proposalProcessId: res.body.proposal.processId, createdBy: 'u-marc' });
     expect(version.body.documentSha256).toMatch(/^[a-f0-9]{64}$/);
+    // A retry of the same proposal gets the same process; another document under the id is 409.
+    const again = await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-draft-1') });
+    expect(again.status).toBe(201);
+    expect(again.body.proposal.processId).toBe(res.body.proposal.processId);
+    const changed = await draftDocument('ctr-draft-1');
+    changed.title = 'Another proposal';
+    expect((await call('provider-op', 'POST', '/v1/contracts', { document: changed })).status).toBe(409);
     expect(res.body.partyIds).toEqual(['dc-lyon', 'martin', 'nuvola', 'pc-logistique']);
     expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-draft-1')).status).toBe(200);
   });
