@@ -4,7 +4,7 @@ import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/act
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
-import { getContract } from '../db/contracts';
+import { applyContractChange, getContract, type ContractChange } from '../db/contracts';
 import { getParsedContractVersion } from '../db/contract-cache';
 import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
@@ -17,6 +17,7 @@ import { getRunbook } from '../db/runbooks';
 import { journalHead, partiesOfProcess, signingKeysOf } from '../db/signing-keys';
 import type { PublicKey, Signers } from '../domain/signatures';
 import { sliceContract, type ContractSlice } from '../domain/raci';
+import { withMandateRows } from '../domain/contract-proposal';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
 import { crashPoint } from '../worker/crash-points';
@@ -38,7 +39,7 @@ export interface TaskOpening {
   id: string;
   processId: string;
   stepKey: string;
-  kind: 'execute' | 'approve' | 'consult' | 'escalation';
+  kind: 'execute' | 'approve' | 'consult' | 'escalation' | 'sign';
   partyId: string;
   team?: string;
   requestedBy: string;
@@ -72,6 +73,8 @@ export interface StepRecord {
   /** Jobs offered again: their agent went silent or reported a retryable failure. */
   reofferJobs?: string[];
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
+  /** Mandate's contract processes: a version signed or declined, a lifecycle step (db/contracts.ts). */
+  contract?: ContractChange;
 }
 
 /**
@@ -137,6 +140,7 @@ export function createEngineActivities({ db, actions, actionsDir, log, signingKe
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.reofferJobs?.length) await reofferAgentJobs(trx, record.reofferJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
+      if (record.contract) await applyContractChange(trx, record.contract);
       if (record.process?.status && record.process.status !== 'running') await enqueueWitnesses(trx, record.processId, record.process.status);
     });
     crashPoint('record.committed');
@@ -147,7 +151,8 @@ export function createEngineActivities({ db, actions, actionsDir, log, signingKe
     async loadContractSlice(input: { contractId: string; version: number; activityKeys: string[] }): Promise<ContractSlice> {
       const contract = await getParsedContractVersion(db, input.contractId, input.version);
       if (!contract) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} not found`, 'ContractNotFound');
-      return sliceContract(contract, input.activityKeys);
+      // Mandate's own processes route by Mandate's rows, never by what the document says of them.
+      return withMandateRows(sliceContract(contract, input.activityKeys), input.activityKeys);
     },
 
     recordStep,
@@ -236,5 +241,5 @@ export type EngineActivities = ReturnType<typeof createEngineActivities>;
 const HEARTBEAT_EVERY_MS = 5_000;
 
 function isEmpty(r: StepRecord): boolean {
-  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process;
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process && !r.contract;
 }

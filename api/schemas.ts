@@ -82,7 +82,7 @@ export const TaskView = z
     id: z.string(),
     processId: z.string(),
     stepKey: z.string(),
-    kind: z.enum(['execute', 'approve', 'consult', 'escalation']),
+    kind: z.enum(['execute', 'approve', 'consult', 'escalation', 'sign']),
     partyId: z.string(),
     team: z.string().nullable(),
     title: z.string(),

@@ -68,8 +68,8 @@ export function contractView(c: ContractWithParties) {
   };
 }
 
-export function contractVersionView(v: ContractVersionRow, document: unknown) {
-  return { contractId: v.contract_id, version: v.version, createdBy: v.created_by, createdAt: iso(v.created_at), document };
+export function contractVersionView(v: ContractVersionRow & { state?: string; document_sha256?: string | null; proposal_process_id?: string | null; decided_at?: Date | null }, document: unknown) {
+  return { contractId: v.contract_id, version: v.version, state: v.state ?? 'signed', documentSha256: v.document_sha256 ?? null, proposalProcessId: v.proposal_process_id ?? null, decidedAt: iso(v.decided_at ?? null), createdBy: v.created_by, createdAt: iso(v.created_at), document };
 }
 
 /** Page cursors are opaque to callers: base64url JSON of the last row's sort key. */

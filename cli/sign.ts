@@ -8,7 +8,7 @@
 //   "clientSignature": { "keyId": <the registered key's id>, "signature": <64 bytes, hex> }.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { actBytes, approvalActOf, publicKeyOf, signAct, type Signature } from '../domain/signatures';
+import { actBytes, approvalActOf, contractSignatureActOf, publicKeyOf, signAct, type Signature } from '../domain/signatures';
 
 export interface ApprovalToSign {
   processId: string;
@@ -52,4 +52,23 @@ export function signedCompletion(approval: ApprovalToSign, key: { keyId: string;
     ...(approval.payload !== undefined && { payload: approval.payload }),
     clientSignature,
   };
+}
+
+/** A contract version to sign: what its signature task shows (`details`: contractId, version, documentSha256). */
+export interface ContractVersionToSign {
+  contractId: string;
+  version: number;
+  documentSha256: string;
+  userId: string;
+  partyId: string;
+}
+
+/**
+ * The body of POST /v1/tasks/{taskId}/complete for a contract signature task, signed with the
+ * holder's key over `{ "kind": "mandate.contract-signature.v1", "contractId", "version",
+ * "documentHash", "userId", "partyId", "decision" }` (canonical JSON, as above).
+ */
+export function signedContractSignature(v: ContractVersionToSign, key: { keyId: string; secretKey: string }, decision: 'approve' | 'reject' = 'approve'): { decision: 'approve' | 'reject'; clientSignature: Signature } {
+  const act = contractSignatureActOf({ contractId: v.contractId, version: v.version, documentHash: v.documentSha256, userId: v.userId, partyId: v.partyId, decision });
+  return { decision, clientSignature: signAct(act, { id: key.keyId, secretKey: key.secretKey }) };
 }

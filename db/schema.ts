@@ -14,7 +14,7 @@ export type NullableJsonb<T> = ColumnType<T | null, RawBuilder<T> | null | undef
 export type PartyKind = 'provider' | 'client' | 'third-party';
 export type ContractStatus = 'draft' | 'transition' | 'active' | 'reversibility' | 'terminated';
 export type ProcessStatus = 'running' | 'completed' | 'failed' | 'cancelled';
-export type TaskKind = 'execute' | 'approve' | 'consult' | 'escalation';
+export type TaskKind = 'execute' | 'approve' | 'consult' | 'escalation' | 'sign';
 export type TaskStatus = 'open' | 'completing' | 'done' | 'cancelled' | 'expired';
 export type OutboxStatus = 'pending' | 'sent' | 'parked' | 'no-endpoint';
 
@@ -81,6 +81,20 @@ export interface ContractVersionsTable {
   document: Jsonb<unknown>;
   created_by: string | null;
   created_at: CreatedAt;
+}
+
+export type ContractVersionState = 'proposed' | 'signed' | 'declined';
+
+/** A version proposed through the API: proposed until both parties signed it (signed) or the proposal ended otherwise (declined). */
+export interface ContractProposalsTable {
+  contract_id: string;
+  version: number;
+  state: ColumnType<ContractVersionState, ContractVersionState | undefined, ContractVersionState>;
+  document_sha256: string;
+  process_id: string | null;
+  proposed_by: string;
+  created_at: CreatedAt;
+  decided_at: NullableTimestamp;
 }
 
 export interface ProcessesTable {
@@ -252,6 +266,7 @@ export interface Schema {
   contracts: ContractsTable;
   contract_parties: ContractPartiesTable;
   contract_versions: ContractVersionsTable;
+  contract_proposals: ContractProposalsTable;
   processes: ProcessesTable;
   tasks: TasksTable;
   journal: JournalTable;

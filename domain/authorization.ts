@@ -31,12 +31,14 @@ const OPERATING = ['operator', 'admin'] as const;
 
 /** The roles of which one completes a task of this kind. */
 export function rolesToComplete(kind: string): readonly string[] {
+  if (kind === 'sign') return ['signatory'];
   return kind === 'approve' ? ['approver'] : ['operator', 'approver', 'admin'];
 }
 
 /** Roles only: may a holder of these roles complete a task of this kind (an assignee, a completion)? */
 export function mayCompleteTask({ kind, roles }: { kind: string; roles: readonly string[] }): Verdict {
   if (holdsAny(roles, rolesToComplete(kind))) return allowed;
+  if (kind === 'sign') return refused("signing for a party needs its signatory role, granted by the party's own admins");
   return refused(kind === 'approve' ? 'an approval needs the approver role' : 'completing a task needs the operator, approver or admin role');
 }
 
@@ -61,6 +63,14 @@ export function mayAcceptCompletion(
   if (completion.partyId !== task.partyId) return refused(`task ${task.id} is assigned to party ${task.partyId}`);
   const assignee = mayCompleteAssigned({ taskId: task.id, assignee: task.assignee, userId: completion.userId });
   if (!assignee.ok) return assignee;
+  if (task.kind === 'sign') {
+    const role = mayCompleteTask({ kind: 'sign', roles: completion.roles });
+    if (!role.ok) return role;
+    // Four-eyes: whoever proposed the contract or amendment does not sign it too.
+    if (completion.userId === requestedBy) return refused('four-eyes: the user who proposed the contract cannot sign it');
+    if (completion.decision !== 'approve' && completion.decision !== 'reject') return refused('decision must be "approve" (sign) or "reject" (decline)');
+    return allowed;
+  }
   if (task.kind === 'approve') {
     const approver = mayApprove({ roles: completion.roles, userId: completion.userId, requestedBy });
     if (!approver.ok) return approver;
@@ -147,6 +157,36 @@ export function mayOperateSchedule({ actor, contract }: { actor: Actor; contract
 export function mayWriteContract(actor: Actor, doing = 'writing a contract'): Verdict {
   if (actor.partyKind === 'provider' && actor.userId !== undefined && holdsAny(actor.roles, OPERATING)) return allowed;
   return refused(`${doing} needs a user key of the provider with the admin or operator role`);
+}
+
+/**
+ * Proposing a new contract or an amendment: a person of the provider with admin or operator.
+ * A proposal changes nothing until a signatory of the provider and one of the client sign it
+ * (workflows/contract-proposal.ts).
+ */
+export function mayProposeContract(actor: Actor, doing = 'proposing a contract'): Verdict {
+  return mayWriteContract(actor, doing);
+}
+
+/**
+ * Notice of termination: a person (operator or admin) of the provider or of the client, when the
+ * contract gives that party the right (its `termination.by`; both when the contract is silent).
+ */
+export function mayGiveNotice({ actor, contract, allowedBy }: { actor: Actor; contract: ContractParties; allowedBy: readonly ('provider' | 'client')[] }): Verdict {
+  const side = actor.partyId === contract.providerId ? 'provider' : actor.partyId === contract.clientId ? 'client' : undefined;
+  if (side === undefined || actor.userId === undefined || !holdsAny(actor.roles, OPERATING)) return refused('notice of termination needs a user key of the provider or the client with the operator or admin role');
+  if (!allowedBy.includes(side)) return refused(`the contract does not let the ${side} terminate it by notice`);
+  return allowed;
+}
+
+/**
+ * Granting `signatory` (to a user, or in a key): only an admin of the same party, in person.
+ * Not the provider's admins for another party, not the bootstrap key, never a contract document.
+ */
+export function mayGrantRoles({ actor, partyId, roles }: { actor: Actor; partyId: string; roles: readonly string[] }): Verdict {
+  if (!roles.includes('signatory')) return allowed;
+  if (actor.partyId === partyId && actor.userId !== undefined && actor.roles.includes('admin')) return allowed;
+  return refused(`the signatory role of party ${partyId} is granted only by that party's own admins, in person`);
 }
 
 /** Runbooks are the provider's: its operators and admins register them (the bootstrap key too). */

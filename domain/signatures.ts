@@ -102,6 +102,8 @@ export interface ContractSignatureAct {
   documentHash: string;
   userId: string;
   partyId: string;
+  /** `approve` signs, `reject` declines: a decline's signature never passes for a signature. */
+  decision: 'approve' | 'reject';
 }
 
 export type SignedAct = StartAct | CompletionAct | CancelAct | AssignmentAct | ApprovalAct | ContractSignatureAct;
@@ -227,7 +229,11 @@ export function cancelActOf(c: { userId: string; partyId: string; reason: string
  * included: revoking every key does not turn the requirement off) signs each of its approvals
  * with an unrevoked key of the approving user. Returns undefined when the approval may go on.
  */
-export function partySignatureRefusal(keys: readonly PartySigningKey[] | undefined, approval: ApprovalAct, signature: Signature | undefined): string | undefined {
+export function contractSignatureActOf(s: { contractId: string; version: number; documentHash: string; userId: string; partyId: string; decision?: 'approve' | 'reject' }): ContractSignatureAct {
+  return { kind: 'mandate.contract-signature.v1', contractId: s.contractId, version: s.version, documentHash: s.documentHash, userId: s.userId, partyId: s.partyId, decision: s.decision ?? 'approve' };
+}
+
+export function partySignatureRefusal(keys: readonly PartySigningKey[] | undefined, approval: ApprovalAct | ContractSignatureAct, signature: Signature | undefined): string | undefined {
   if (!keys || keys.length === 0) return undefined;
   const usable = keys.filter((k) => !k.revoked && k.userId === approval.userId);
   if (!signature) return `party requires its approvals to be signed with its own key (clientSignature over ${approval.kind})`;

@@ -7,6 +7,8 @@ import { notFound } from '../errors';
 import { withIdempotency } from '../idempotency';
 import type { ApiSpec } from '../spec';
 import { ApiKeyPage, IdempotencyHeader, IssueApiKey, IssuedApiKey, KeyParams, PageQuery, PartyParams } from '../schemas/admin';
+import { mayGrantRoles } from '../../domain/authorization';
+import { authorize } from '../services/authorize';
 import { addApiKey, administeredParty, apiKeyView, decodeCreatedCursor } from '../services/admin';
 import { encodeCursor } from '../views';
 
@@ -34,6 +36,8 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
     },
     async ({ req, res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
+      // A key that signs for a party is issued by that party's own admins only.
+      authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
       await withIdempotency({ db, secretBox }, { req, res, principal }, async (trx) => {
         const issued = await addApiKey(trx, params.partyId, body);
         return { status: 201, body: issued, location: `/v1/parties/${params.partyId}/keys/${issued.id}` };

@@ -5,6 +5,8 @@ import type { ApiDeps } from '../app';
 import type { ApiSpec } from '../spec';
 import { AgentPage, AgentView, ChangeUser, CreateAgent, CreateParty, CreateUser, InviteFirstAdmin, InvitedFirstAdmin, PageQuery, PartyPage, PartyParams, PartyView, UserPage, UserParams, UserView } from '../schemas/admin';
 import { addAgent, addParty, addUser, administeredParty, agentView, changeUser, inviteFirstAdmin, partyView, userView, visiblePartiesPage, visibleParty } from '../services/admin';
+import { mayGrantRoles } from '../../domain/authorization';
+import { authorize } from '../services/authorize';
 import { decodeCursor, encodeCursor } from '../views';
 
 /** The last id of the previous page, from the `after` cursor (400 when malformed). */
@@ -101,6 +103,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
     },
     async ({ res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
+      if (body.roles) authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
       const user = await changeUser(db, params.partyId, params.userId, body);
       // This node reads the user's keys again now; the others when the notification reaches them.
       deps.principalCache?.onNotify(`user:${user.id}`);
@@ -121,6 +124,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
     },
     async ({ res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
+      authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
       res.status(201).json(userView(await addUser(db, params.partyId, body)));
     },
   );

@@ -31,7 +31,7 @@ const ClientSignature = z
   .openapi('ClientSignature');
 const CompleteBody = z
   .object({
-    decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval tasks only.' }),
+    decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval and signature tasks only (for a `sign` task: approve = sign, reject = decline).' }),
     comment: z.string().max(2000).optional(),
     payload: z.record(z.string(), z.unknown()).optional().openapi({ description: 'What the step asks for, e.g. `{ "trackingNumber": "…" }`.' }),
     clientSignature: ClientSignature.optional().openapi({

@@ -10,8 +10,9 @@ const Iso = z.string().openapi({ format: 'date-time', example: '2027-02-01T08:30
 export const Slug = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'a slug: lowercase letters, digits and inner hyphens (1 to 64)');
-export const UserRole = z.enum(['admin', 'operator', 'approver', 'viewer']);
-export const KeyRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent']);
+/** `signatory` is granted only by the party's own admins (domain/authorization.ts mayGrantRoles). */
+export const UserRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'signatory']);
+export const KeyRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent', 'signatory']);
 
 const distinct = (values: readonly string[]) => new Set(values).size === values.length;
 

@@ -18,6 +18,7 @@ import { badRequest, conflict, fieldErrors, notFound, Problem, unprocessable } f
 import { authorize } from './authorize';
 import { countProcessStarted } from '../observability';
 import { resolveRunbookStart } from './runbooks';
+import { refuseContractProcessCancel } from './contracts';
 
 export interface StartRequest {
   type: string;
@@ -152,6 +153,7 @@ export async function cancelProcess(
 ): Promise<ProcessRow> {
   authorize(mayCancelProcess({ actor: principal, contract: { providerId: contract.provider_id, clientId: contract.client_id } }));
   if (process.status !== 'running') throw conflict(`process ${process.id} is ${process.status}: only a running process is cancelled`, { status: process.status });
+  await refuseContractProcessCancel(deps.db, process);
   const handle = deps.temporal.client.workflow.getHandle(process.id);
   const request: CancelRequest = { reason, userId: principal.userId!, partyId: principal.partyId };
   try {

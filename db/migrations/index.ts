@@ -11,6 +11,7 @@ import * as apiKeyChanges from './0009_api_key_changes';
 import * as alertNonces from './0010_alert_nonces';
 import * as userRoleChanges from './0011_user_role_changes';
 import * as signingKeys from './0012_signing_keys';
+import * as contractSigning from './0013_contract_signing';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0010_alert_nonces': alertNonces,
   '0011_user_role_changes': userRoleChanges,
   '0012_signing_keys': signingKeys,
+  '0013_contract_signing': contractSigning,
 };
 
 export const migrationProvider: MigrationProvider = {

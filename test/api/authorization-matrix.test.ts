@@ -141,8 +141,8 @@ async function cells(): Promise<Cell[]> {
     { method: 'GET', template: '/contracts/{contractId}', url: '/v1/contracts/ctr-martin-2027', allowed: PEOPLE },
     { method: 'GET', template: '/contracts/{contractId}/versions/{version}', url: '/v1/contracts/ctr-martin-2027/versions/1', allowed: PEOPLE },
     { method: 'POST', template: '/contracts/{contractId}/versions', url: '/v1/contracts/ctr-matrix/versions', body: () => ({ document: { ...document, id: 'ctr-matrix' } }), allowed: PROVIDER_WRITERS },
-    { method: 'POST', template: '/contracts/{contractId}/activate', url: '/v1/contracts/ctr-matrix/activate', allowed: PROVIDER_WRITERS },
-    { method: 'POST', template: '/contracts/{contractId}/terminate', url: '/v1/contracts/ctr-matrix/terminate', body: () => ({ reason: 'matrix' }), allowed: PROVIDER_WRITERS },
+    // Notice is given by either party's operators or admins (the draft here: 409, a conflict, not a refusal).
+    { method: 'POST', template: '/contracts/{contractId}/terminate', url: '/v1/contracts/ctr-matrix/terminate', body: () => ({ reason: 'matrix' }), allowed: OPERATORS },
     { method: 'GET', template: '/contracts/{contractId}/coverage', url: '/v1/contracts/ctr-martin-2027/coverage', allowed: PEOPLE },
     { method: 'POST', template: '/contracts/{contractId}/processes', url: '/v1/contracts/ctr-martin-2027/processes', body: (who) => onboarding(`mx-${slug(who)}`), allowed: OPERATORS },
     { method: 'GET', template: '/processes', url: '/v1/processes', allowed: PEOPLE },

@@ -60,6 +60,9 @@ async function send(who: string | undefined, method: string, url: string, body?:
     parsed = { text };
   }
   if (method === 'POST' && (res.status === 200 || res.status === 201) && /\/(processes|alerts)$/.test(url)) created.push({ id: parsed.id as string, body: String(body) });
+  // Contracts and amendments are proposals, notice starts the exit: each is a process of Mandate.
+  const contractProcess = method === 'POST' && res.status < 300 ? ((parsed.proposal as Json | undefined)?.processId ?? parsed.proposalProcessId ?? (parsed.exit as Json | undefined)?.processId) : undefined;
+  if (typeof contractProcess === 'string') created.push({ id: contractProcess, body: String(body) });
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: parsed };
 }
 

@@ -6,7 +6,7 @@ import * as wf from '@temporalio/workflow';
 import { z } from 'zod';
 import type { TaskOpening } from '../../activities/engine';
 import { fieldsOutsideBareCompletion, mayAcceptCompletion, mayAssignTask } from '../../domain/authorization';
-import { approvalActOf, assignmentActOf, completionActOf, isUnverified, partySignatureRefusal, verifyAct, type Signers } from '../../domain/signatures';
+import { approvalActOf, assignmentActOf, completionActOf, contractSignatureActOf, isUnverified, partySignatureRefusal, verifyAct, type ApprovalAct, type ContractSignatureAct, type Signers } from '../../domain/signatures';
 import type { CompletionRefusalDetails, TaskAssigned, TaskAssignment, TaskCompleted, TaskCompletion } from '../definitions';
 import type { ProcessJournal } from './journal';
 import { nowIso } from './time';
@@ -118,9 +118,10 @@ export class TaskInbox {
     if (!task || task.answer) throw refused(`task ${c.taskId} is not open in this process`);
     const verdict = mayAcceptCompletion({ ...task.opening, ...(task.assignee !== undefined && { assignee: task.assignee }) }, c, this.requestedBy);
     if (!verdict.ok) throw refused(verdict.reason);
-    // A party that registered its own signing keys signs its approvals itself: the provider cannot make them.
-    if (task.opening.kind === 'approve' && this.signers) {
-      const refusal = partySignatureRefusal(this.signers.parties[task.opening.partyId], approvalActOf(c, this.processId), c.clientSignature);
+    // A party that registered its own signing keys signs its approvals and its contract
+    // signatures itself: the provider, which runs the API, cannot make them.
+    if ((task.opening.kind === 'approve' || task.opening.kind === 'sign') && this.signers) {
+      const refusal = partySignatureRefusal(this.signers.parties[task.opening.partyId], partyActOf(task.opening, c, this.processId), c.clientSignature);
       if (refusal) throw refused(refusal);
     }
     // Evidence is what the step asked for: its schema, strictly; without one, a decision and a comment only.
@@ -185,7 +186,7 @@ export class TaskInbox {
     task.answer = c;
     this.journal.append({
       stepKey: task.opening.stepKey,
-      event: `task.${task.opening.kind === 'approve' ? (c.decision === 'approve' ? 'approved' : 'rejected') : 'completed'}`,
+      event: `task.${eventOf(task.opening.kind, c.decision)}`,
       partyId: c.partyId,
       actor: `user:${c.userId}`,
       clause: task.clause,
@@ -220,4 +221,23 @@ function schemaErrors(schema: z.ZodType, payload: Record<string, unknown>): { pa
     if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: [...at, k].join('.'), message: 'not a field of this step' }));
     return [{ path: at.join('.'), message: i.message }];
   });
+}
+
+/**
+ * What a party's own key signs: a contract version's document (a signature task that names one,
+ * domain/contract-proposal.ts), else the approval itself (approvals, transition and exit sign-offs).
+ */
+function partyActOf(opening: TaskOpening, c: TaskCompletion, processId: string): ApprovalAct | ContractSignatureAct {
+  const d = opening.payload as { contractId?: unknown; version?: unknown; documentSha256?: unknown };
+  if (opening.kind === 'sign' && typeof d.contractId === 'string' && typeof d.version === 'number' && typeof d.documentSha256 === 'string') {
+    return contractSignatureActOf({ contractId: d.contractId, version: d.version, documentHash: d.documentSha256, userId: c.userId, partyId: c.partyId, decision: c.decision ?? 'approve' });
+  }
+  return approvalActOf(c, processId);
+}
+
+/** approved/rejected for approvals, signed/declined for signatures, completed otherwise. */
+function eventOf(kind: TaskOpening['kind'], decision: string | undefined): string {
+  if (kind === 'approve') return decision === 'approve' ? 'approved' : 'rejected';
+  if (kind === 'sign') return decision === 'approve' ? 'signed' : 'declined';
+  return 'completed';
 }
