@@ -9,7 +9,6 @@ import {
   type Client,
   type ScheduleDescription,
   type ScheduleHandle,
-  type ScheduleSummary,
 } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Contract } from '../domain/contract';
@@ -51,8 +50,14 @@ const quote = (s: string) => `'${s.replaceAll("'", "\\'")}'`;
 export async function listContractScheduleIds(client: Client, contractId: string): Promise<string[]> {
   const prefix = scheduleIdPrefix(contractId);
   const ids: string[] = [];
-  const listed: AsyncIterable<ScheduleSummary> = client.schedule.list({ query: `ScheduleId STARTS_WITH ${quote(prefix)}` });
-  for await (const s of listed) if (s.scheduleId.startsWith(prefix)) ids.push(s.scheduleId);
+  // Ids only, from the raw service: nothing is decoded, so a schedule whose memo this node
+  // cannot decode (encrypted under keys it does not hold) never stops the listing.
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.listSchedules({ namespace: client.options.namespace, query: `ScheduleId STARTS_WITH ${quote(prefix)}`, maximumPageSize: 1000, ...(nextPageToken && { nextPageToken }) });
+    for (const s of page.schedules ?? []) if (s.scheduleId?.startsWith(prefix)) ids.push(s.scheduleId);
+    nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+  } while (nextPageToken);
   return ids;
 }
 
