@@ -113,7 +113,8 @@ export class ApiSpec {
     router[spec.method](expressPath, async (req, res) => {
       req.routeTemplate = template;
       // Least privilege for machines, before anything is read: an agent's key reaches only the agent routes.
-      if (!spec.public) authorize(mayUseRoute({ actor: principalOf(req), template: spec.path }));
+      // A public route sent a key anyway is held to the same rule.
+      if (!spec.public || req.principal) authorize(mayUseRoute({ actor: req.principal ?? principalOf(req), template: spec.path }));
       // A body that is not JSON was not parsed: refuse it rather than validate "no body".
       if (spec.body && req.is(['application/json', '+json']) === false) throw unsupportedMediaType();
       refuseUnstorable(req, spec);

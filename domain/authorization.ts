@@ -202,11 +202,11 @@ export function mayActAsAgent(actor: Pick<Actor, 'agentId' | 'roles'>): Verdict 
 
 /**
  * The routes (OpenAPI templates under /v1) an agent's key may call: its jobs, and the alerts the
- * provider's monitoring agent sends. Nothing else: an agent fetches and reports its work, it
+ * provider's monitoring agent sends (/agent/contracts/{contractId}/alerts). Nothing else: an agent fetches and reports its work, it
  * never reads its party's tasks, processes or contracts.
  */
 export function isAgentRoute(template: string): boolean {
-  return template.startsWith('/agent/') || template === '/contracts/{contractId}/monitoring/alerts';
+  return template.startsWith('/agent/');
 }
 
 /** Least privilege for machines: an agent's key reaches only the agent routes (checked on every route). */

@@ -1,6 +1,7 @@
-// Monitoring alerts open incidents (POST /v1/contracts/{contractId}/monitoring/alerts).
-// Two ways in: a body signed with the contract's monitoring secret (`Mandate-Signature`,
-// like Mandate's own webhooks), or an API key of the provider's monitoring agent.
+// Monitoring alerts open incidents. Two ways in: a body signed with the contract's monitoring
+// secret (`Mandate-Signature`, like Mandate's own webhooks) on
+// POST /v1/contracts/{contractId}/monitoring/alerts, or the provider's monitoring agent with its
+// key on POST /v1/agent/contracts/{contractId}/alerts (agent keys reach only /v1/agent/*).
 import type { IncomingMessage } from 'node:http';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Router } from 'express';
@@ -9,7 +10,7 @@ import type { Principal } from '../../db/api-keys';
 import { getContract } from '../../db/contracts';
 import type { ApiDeps } from '../app';
 import { maySendAlert } from '../../domain/authorization';
-import { conflict, notFound, unauthorized } from '../errors';
+import { conflict, forbiddenAction, notFound, unauthorized } from '../errors';
 import type { ApiSpec } from '../spec';
 import { ProcessView } from '../schemas';
 import { authorize } from '../services/authorize';
@@ -54,10 +55,10 @@ export function monitoringRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): 
     {
       method: 'post',
       path: '/contracts/{contractId}/monitoring/alerts',
-      summary: 'Report a monitoring alert: opens an incident, or adds a repeat to the open one',
+      summary: 'Report a signed monitoring alert: opens an incident, or adds a repeat to the open one',
       description:
-        'Authenticated either by `Mandate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>` over the raw body, with a secret of the contract ' +
-        '(engine configuration `monitoring.<contractId>.secretEnv`; the timestamp within 5 minutes), or by an API key of an agent of the provider. ' +
+        'Authenticated by `Mandate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>` over the raw body, with a secret of the contract ' +
+        '(engine configuration `monitoring.<contractId>.secretEnv`; the timestamp within 5 minutes). The provider\'s monitoring agent sends with its key to `POST /v1/agent/contracts/{contractId}/alerts` instead. ' +
         'The alert key is the incident\'s business key: 201 opens an incident, 200 adds the alert to the running one (journaled and counted); once it ended, a new alert opens `<alertKey>#2`, then `#3`.',
       tags: ['monitoring'],
       public: true,
@@ -67,15 +68,16 @@ export function monitoringRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): 
       responses: {
         201: { description: 'An incident was opened', schema: ProcessView },
         200: { description: 'Added to the open incident of this alert key', schema: ProcessView },
-        401: { description: 'Neither a valid signature nor an API key' },
-        403: { description: 'The key is not an agent key of the provider' },
+        401: { description: 'No valid signature' },
+        403: { description: 'Sent with an API key: a key is not a signature (agents use /v1/agent/contracts/{contractId}/alerts)' },
         409: { description: 'A replay: this signed alert (its id, or its signed timestamp and body) was received already within its window; journaled in its incident' },
         422: { description: 'Contract not active, or not covering incidents' },
         503: { description: 'The incident was closing: send the alert again' },
       },
     },
     async ({ req, res, params, body }) => {
-      const sender = await authenticateAlert(deps, req.principal, params.contractId, req.get('mandate-signature'), req.rawBody);
+      if (req.principal) throw forbiddenAction('this route takes signed alerts; an agent of the provider sends with its key to /v1/agent/contracts/{contractId}/alerts');
+      const sender = await authenticateAlert(deps, undefined, params.contractId, req.get('mandate-signature'), req.rawBody);
       // A signed alert is accepted once: its nonce is claimed before anything runs (issue 12 point 10).
       const once = sender.via === 'signature' ? await acceptOnce(deps, params.contractId, body, req.get('mandate-signature'), req.rawBody, req.ip) : undefined;
       let received: Awaited<ReturnType<typeof receiveAlert>>;
@@ -88,6 +90,34 @@ export function monitoringRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): 
       }
       const { process, created } = received;
       if (once) await recordAlertNonceProcess(deps.db, { ...once, processId: process.id });
+      res.status(created ? 201 : 200).location(`/v1/processes/${encodeURIComponent(process.id)}`).json(processView(process));
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'post',
+      path: '/agent/contracts/{contractId}/alerts',
+      summary: "Report a monitoring alert with the key of the provider's monitoring agent",
+      description:
+        'The same alert as `POST /v1/contracts/{contractId}/monitoring/alerts`, authenticated by an API key of an agent of the contract\'s provider (journaled as `agent:<agentId>`). ' +
+        'The alert key is the incident\'s business key: 201 opens an incident, 200 adds the alert to the running one.',
+      tags: ['monitoring'],
+      params: ContractParams,
+      body: AlertBody,
+      responses: {
+        201: { description: 'An incident was opened', schema: ProcessView },
+        200: { description: 'Added to the open incident of this alert key', schema: ProcessView },
+        403: { description: 'Not an agent key of the provider' },
+        404: { description: 'No such contract of the agent\'s party' },
+        422: { description: 'Contract not active, or not covering incidents' },
+        503: { description: 'The incident was closing: send the alert again' },
+      },
+    },
+    async ({ res, params, body, principal }) => {
+      const sender = await authenticateAlert(deps, principal, params.contractId, undefined, undefined);
+      const { process, created } = await receiveAlert(deps, params.contractId, body, sender);
       res.status(created ? 201 : 200).location(`/v1/processes/${encodeURIComponent(process.id)}`).json(processView(process));
     },
   );

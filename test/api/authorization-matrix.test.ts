@@ -180,7 +180,9 @@ async function cells(): Promise<Cell[]> {
     { method: 'POST', template: '/agent/jobs/{jobId}/heartbeat', url: '/v1/agent/jobs/job-unknown/heartbeat', body: () => ({}), allowed: [AGENT, P_AGENT], notFound: true },
     { method: 'POST', template: '/agent/jobs/{jobId}/result', url: '/v1/agent/jobs/job-unknown/result', body: () => ({ ok: true, output: {} }), allowed: [AGENT, P_AGENT], notFound: true },
     // Alerts with a key come from the provider's monitoring agent only.
-    { method: 'POST', template: '/contracts/{contractId}/monitoring/alerts', url: '/v1/contracts/ctr-martin-2027/monitoring/alerts', body: () => ({ alertKey: 'matrix-disk', title: 'Disk full on srv-web-01' }), allowed: [P_AGENT] },
+    // Signed alerts only: a key is not a signature (no key: 401, no signature).
+    { method: 'POST', template: '/contracts/{contractId}/monitoring/alerts', url: '/v1/contracts/ctr-martin-2027/monitoring/alerts', body: () => ({ alertKey: 'matrix-disk', title: 'Disk full on srv-web-01' }), allowed: [] },
+    { method: 'POST', template: '/agent/contracts/{contractId}/alerts', url: '/v1/agent/contracts/ctr-martin-2027/alerts', body: () => ({ alertKey: 'matrix-disk', title: 'Disk full on srv-web-01' }), allowed: [P_AGENT] },
     { method: 'GET', template: '/contracts/{contractId}/schedules', url: '/v1/contracts/ctr-martin-2027/schedules', allowed: PEOPLE },
     // The test deployment syncs no schedule to Temporal: an allowed caller may find none (404).
     { method: 'POST', template: '/contracts/{contractId}/schedules/{name}/pause', url: '/v1/contracts/ctr-martin-2027/schedules/nightly-backup/pause', body: () => ({ note: 'matrix' }), allowed: PROVIDER_WRITERS, notFound: true },
@@ -196,7 +198,7 @@ async function cells(): Promise<Cell[]> {
 describe('authorization matrix: every route × every principal kind', () => {
   it('when each kind of principal calls each route, then only the roles the rules name act, agents reach only the agent routes, and a refusal is a problem', async () => {
     const table = await cells();
-    // Monitoring alerts are public for signed requests, and take an agent's key too.
+    // Monitoring alerts are public for signed requests (agents send theirs to /agent/contracts/{contractId}/alerts).
     const declared = (await routes()).filter((r) => r.secured || r.path.endsWith('/monitoring/alerts')).map((r) => `${r.method} ${r.path}`).sort();
     // A new route fails here until the matrix says who it allows.
     expect(table.map((c) => `${c.method} /v1${c.template}`).sort()).toEqual(declared);
@@ -209,7 +211,7 @@ describe('authorization matrix: every route × every principal kind', () => {
         const res = await world.call(who === NONE ? undefined : who, cell.method, url, cell.body?.(who));
         const label = `${who} ${cell.method} ${cell.template} → ${res.status} ${JSON.stringify(res.body).slice(0, 160)}`;
         const agent = who === AGENT || who === P_AGENT;
-        const agentRoute = cell.template.startsWith('/agent/') || cell.template.endsWith('/monitoring/alerts');
+        const agentRoute = cell.template.startsWith('/agent/');
         let ok: boolean;
         if (who === NONE || who === REVOKED) ok = res.status === 401;
         else if (cell.allowed.includes(who)) {

@@ -52,13 +52,14 @@ afterAll(async () => {
 
 const sign = (body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 
-async function post(body: unknown, auth: { signature?: string; key?: string; sign?: boolean } = { sign: true }, contractId = CONTRACT) {
+async function post(body: unknown, auth: { signature?: string; key?: string; sign?: boolean; agentRoute?: boolean } = { sign: true }, contractId = CONTRACT) {
   const text = JSON.stringify(body);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth.sign) headers['mandate-signature'] = sign(text);
   if (auth.signature) headers['mandate-signature'] = auth.signature;
   if (auth.key) headers.authorization = `Bearer ${keys.get(auth.key)}`;
-  const res = await fetch(`${base}/v1/contracts/${contractId}/monitoring/alerts`, { method: 'POST', headers, body: text });
+  const url = auth.agentRoute ? `${base}/v1/agent/contracts/${contractId}/alerts` : `${base}/v1/contracts/${contractId}/monitoring/alerts`;
+  const res = await fetch(url, { method: 'POST', headers, body: text });
   const answer = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: answer ? (JSON.parse(answer) as Record<string, unknown>) : {} };
 }
@@ -95,11 +96,14 @@ describe('monitoring alerts', () => {
     await temporal.client.workflow.getHandle(String(next.body.id)).cancel();
   });
 
-  it("when the provider's monitoring agent sends it with its key, then it is accepted; another party's agent is 403", async () => {
-    const byAgent = await post(alert('ping:shops-lan', { asset: 'shops-lan' }), { key: 'provider-agent' });
+  it("when the provider's monitoring agent sends it with its key, then it is accepted on its agent route; another party's agent is 403; a key is no signature", async () => {
+    const onSigned = await post(alert('ping:shops-lan', { asset: 'shops-lan' }), { key: 'provider-agent' });
+    expect(onSigned.status).toBe(403);
+    expect(onSigned.type).toContain('application/problem+json');
+    const byAgent = await post(alert('ping:shops-lan', { asset: 'shops-lan' }), { key: 'provider-agent', agentRoute: true });
     expect(byAgent.status).toBe(201);
     expect(byAgent.body.requestedBy).toEqual({ userId: 'agent:ag-nuvola-soc', partyId: 'nuvola' });
-    const byClient = await post(alert('ping:shops-lan'), { key: 'client-agent' });
+    const byClient = await post(alert('ping:shops-lan'), { key: 'client-agent', agentRoute: true });
     expect(byClient.status).toBe(403);
     await temporal.client.workflow.getHandle(String(byAgent.body.id)).cancel();
   });
