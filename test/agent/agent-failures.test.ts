@@ -1,11 +1,13 @@
 // Agents that fail: one killed in the middle of a job (the engine offers the job again and
-// the action acts once), and one that never comes (the journal and R and A are told).
+// the action acts once), one that never comes (the journal and R and A are told), and a
+// pickup lost with the API that took it (offered again once silent for the heartbeat time).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { getAgentJob } from '../../db/agent-jobs';
-import { waitFor } from '../support/harness';
-import { journalEntry, PROVIDER, readEffects, startAgentWorld, SUBCONTRACTOR, type AgentWorld } from './support';
+import { getAgentJob, takeAgentJob } from '../../db/agent-jobs';
+import { reofferSilentPickups } from '../../api/services/agent-jobs';
+import { silentLog, waitFor } from '../support/harness';
+import { AGENTS, journalEntry, PROVIDER, readEffects, startAgentWorld, SUBCONTRACTOR, type AgentWorld } from './support';
 
 let world: AgentWorld;
 
@@ -68,6 +70,40 @@ describe('agents that fail', () => {
       expect(step).toMatchObject({ outcome: 'done', output: { label: 'late', applied: true } });
       const executed = await journalEntry(world, processId, 'step.executed', 't.agent-dc-late');
       expect(executed.actor).toBe('agent:ag-dc-north');
+    } finally {
+      await dc.stop(0);
+    }
+  });
+
+  it('when the API took a job for an agent and died before the process or the agent heard of it, then the job is offered again once silent for its heartbeat time and done once', async () => {
+    const { processId, result } = await world.startProcess([{ key: 't.agent-dc', params: { label: 'lost-pickup' } }]);
+    const key = `${processId}:t.agent-dc`;
+    const offered = await waitFor('the job to be offered', async () => {
+      const row = await world.database.db.selectFrom('agent_jobs').selectAll().where('process_id', '=', processId).executeTakeFirst();
+      return row?.status === 'offered' ? row : undefined;
+    });
+    // What a poll does before it signals the process: the API dies right there.
+    const taken = await takeAgentJob(world.database.db, { partyId: SUBCONTRACTOR, agentId: AGENTS[SUBCONTRACTOR] });
+    expect(taken).toMatchObject({ id: offered.id, status: 'running', task_token: null });
+    // Within the step's heartbeatWithin (PT3S) the pickup may still be on its way: left alone.
+    expect(await reofferSilentPickups({ db: world.database.db, log: silentLog })).toEqual([]);
+
+    const dc = world.startAgent(SUBCONTRACTOR);
+    try {
+      // The API's reconciliation (every 15 s) does this; the test does not wait for its timer.
+      await waitFor('the silent pickup to be offered again', async () => {
+        await reofferSilentPickups({ db: world.database.db, log: silentLog });
+        const row = await getAgentJob(world.database.db, offered.id);
+        return row && (row.status !== 'running' || row.picked_at?.getTime() !== taken!.picked_at?.getTime()) ? row : undefined;
+      }, 20_000);
+      const [step] = await result();
+      expect(step).toMatchObject({ outcome: 'done', output: { key, label: 'lost-pickup', applied: true } });
+      expect((await readEffects(world.effectsFile(SUBCONTRACTOR))).runs[key]).toBe(1);
+      expect(await getAgentJob(world.database.db, offered.id)).toMatchObject({ status: 'succeeded', agent_id: AGENTS[SUBCONTRACTOR] });
+      // The process heard of one pickup only: the one the agent got.
+      const journal = await world.journal(processId);
+      expect(journal.filter((e) => e.event === 'agent.picked-up')).toHaveLength(1);
+      expect(journal.filter((e) => e.event === 'step.executed').map((e) => e.actor)).toEqual([`agent:${AGENTS[SUBCONTRACTOR]}`]);
     } finally {
       await dc.stop(0);
     }
