@@ -39,7 +39,8 @@ const heavy: ChaosPlan = {
   name: 'long',
   processes: 30,
   worker: [`record.committed@${randomIn(5, 25)}`, `record.committed@${randomIn(3, 20)}`],
-  api: ['task.claimed@3', 'task.claimed@12'],
+  // The first API dies at its second agent pickup, taken in the database and never told.
+  api: ['agent.taken@2', 'task.claimed@3', 'task.claimed@12'],
   launcher: ['record.committed@1'],
   randomWorkerKills: 2,
   devServerKills: 1,

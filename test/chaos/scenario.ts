@@ -178,23 +178,27 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
   };
 
   /**
-   * Kills the agents' host while an action runs: at a random moment of an action run of the
-   * current incarnation (before or after its effect). Even kills take the action runs with it.
+   * Kills the agents' host while an action runs: at a random moment after an action run of the
+   * current incarnation made its effect and before it exits, so its result is never posted
+   * (the other runs are wherever they are, often before their effect). Even kills take the
+   * action runs with it (the host dies), odd ones leave them to finish as orphans.
    */
   const agentKillsMidJob: string[] = [];
   const agentKills = async (active: () => boolean) => {
     const node = cluster.agents;
     for (let i = 0; i < plan.agentKills && active(); i++) {
-      let target: { pid: number; key: string; atMs: number } | undefined;
-      while (active() && !target) {
+      let actedAt: number | undefined;
+      while (active() && actedAt === undefined) {
         await turns.get(node.name);
         const since = node.current?.readyAtMs ?? Number.POSITIVE_INFINITY;
-        target = actionsInFlight(await readActionLog(actionLog)).find((m) => m.atMs >= since);
-        if (!target) await sleep(200);
+        const marks = await readActionLog(actionLog);
+        const running = new Set(actionsInFlight(marks).filter((m) => m.atMs >= since).map((m) => m.pid));
+        actedAt = marks.find((m) => m.phase === 'acted' && running.has(m.pid))?.atMs;
+        if (actedAt === undefined) await sleep(100);
       }
-      if (!target || !active()) break;
+      if (actedAt === undefined || !active()) break;
       const hostDies = i % 2 === 0;
-      await sleep(Math.max(0, target.atMs + between([0, plan.action.beforeMs + plan.action.afterMs]) - Date.now()));
+      await sleep(Math.max(0, actedAt + between([0, Math.round(plan.action.afterMs * 0.7)]) - Date.now()));
       if (!node.running) continue;
       await inTurn(node.name, async () => {
         await snapshot(`kill of the agents ${cluster.elapsed()}`);
