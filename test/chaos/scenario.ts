@@ -307,7 +307,13 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
         await Promise.all([launcherMonkey, agentMonkey]);
         await allTurns();
         recoveryMs = Date.now() - lastRestartMs;
-        cluster.note(`all ${ids.length} processes completed ${(recoveryMs / 1000).toFixed(1)}s after the last restart`);
+        // Which kind ended last (the database's ending times), to tell where recovery time goes.
+        const ended = await env.db.selectFrom('processes').select(['id', 'ended_at']).where('id', 'in', ids).execute();
+        const lastEnd = (of: { processId: string }[]) => Math.max(...ended.filter((r) => of.some((p) => p.processId === r.id)).map((r) => r.ended_at?.getTime() ?? 0));
+        cluster.note(
+          `all ${ids.length} processes completed ${(recoveryMs / 1000).toFixed(1)}s after the last restart (the last onboarding ended ${cluster.elapsed(lastEnd(people.employees))}` +
+            `${people.backups.length > 0 ? `, the last backup run ${cluster.elapsed(lastEnd(people.backups))}` : ''})`,
+        );
         break;
       }
       if (Date.now() > lastRestartMs + plan.settleMs) {
