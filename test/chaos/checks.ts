@@ -517,8 +517,12 @@ async function readAgentEffects(agentsDir: string): Promise<AgentEffects> {
     for (const asset of await readdir(path.join(dir, 'backups')).catch(() => [] as string[])) {
       for (const name of await readdir(path.join(dir, 'backups', asset))) {
         if (!name.endsWith('.json')) continue;
-        const content = JSON.parse(await readFile(path.join(dir, 'backups', asset, name), 'utf8')) as { idempotencyKey?: string };
-        const key = content.idempotencyKey ?? '(none)';
+        let key = '(unreadable: a partial write)';
+        try {
+          key = (JSON.parse(await readFile(path.join(dir, 'backups', asset, name), 'utf8')) as { idempotencyKey?: string }).idempotencyKey ?? '(no key)';
+        } catch {
+          // Counted under the name above: a failure names it.
+        }
         files.set(key, [...(files.get(key) ?? []), `${partyId}/backups/${asset}/${name}`]);
       }
     }
