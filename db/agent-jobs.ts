@@ -61,6 +61,12 @@ export async function reofferAgentJobs(db: Kysely<Schema>, ids: string[]): Promi
     .execute();
 }
 
+/** Of these jobs, those whose result is recorded (succeeded, or failed for good): offering them again changes nothing. */
+export async function finishedAgentJobs(db: Kysely<Schema>, ids: string[]): Promise<AgentJobRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('agent_jobs').selectAll().where('id', 'in', ids).where('status', 'in', ['succeeded', 'failed']).execute();
+}
+
 /**
  * The engine activity waiting for the agent's result records its task token. On a retry
  * after an attempt that had attached (the agent went silent), or after a retryable failure,

@@ -9,6 +9,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { EngineConfig } from '../config/engine-config';
 import { Client, Connection } from '@temporalio/client';
 import { createEngineActivities } from '../activities/engine';
+import { agentJobPickedUpSignal } from '../workflows/definitions';
 import { createProcessActivities } from '../activities/processes';
 import { createBackupActivities } from '../activities/backups';
 
@@ -45,6 +46,9 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
       actions: opts.engineConfig.actions,
       actionsDir: opts.engineConfig.configDir,
       log: opts.log.child({ component: 'engine-actions' }),
+      tellPickup: async (processId, pickup) => {
+        await client.workflow.getHandle(processId).signal(agentJobPickedUpSignal, pickup);
+      },
     }),
     ...createProcessActivities({ db: opts.db, client, taskQueue: opts.taskQueue }),
     ...createBackupActivities({ db: opts.db }),

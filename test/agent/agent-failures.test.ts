@@ -1,6 +1,7 @@
 // Agents that fail: one killed in the middle of a job (the engine offers the job again and
 // the action acts once), one that never comes (the journal and R and A are told), and a
-// pickup lost with the API that took it (offered again once silent for the heartbeat time).
+// pickup lost with the API that took it (offered again once silent for the heartbeat time),
+// and a result recorded while no wait was attached (the next round takes it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -107,5 +108,28 @@ describe('agents that fail', () => {
     } finally {
       await dc.stop(0);
     }
+  });
+
+  it("when the engine's wait died before it attached and the agent's result came before the wait timed out, then the next round takes the recorded result: the step neither hangs nor acts twice", async () => {
+    const { processId, result } = await world.startProcess([{ key: 't.agent-dc', params: { label: 'unattached' } }]);
+    // The agent takes the job and works, heartbeating nothing (its heartbeats are relayed to no token anyway).
+    const taken = await world.call(SUBCONTRACTOR, 'GET', '/v1/agent/jobs?wait=5');
+    expect(taken.status).toBe(200);
+    const jobId = String(taken.body.id);
+    await waitFor('the wait to attach', async () => (await getAgentJob(world.database.db, jobId))?.task_token ?? undefined);
+    // As if the worker running the wait died before attaching: the row knows no token.
+    await world.database.db.updateTable('agent_jobs').set({ task_token: null }).where('id', '=', jobId).execute();
+    const posted = await world.call(SUBCONTRACTOR, 'POST', `/v1/agent/jobs/${jobId}/result`, { ok: true, output: { label: 'unattached', applied: true } });
+    expect(posted.status).toBe(202);
+    expect(await getAgentJob(world.database.db, jobId)).toMatchObject({ status: 'succeeded' });
+
+    // The wait times out (PT3S without heartbeats), the job is offered again: its result is kept and taken.
+    const [step] = await result();
+    expect(step).toMatchObject({ outcome: 'done', output: { label: 'unattached', applied: true } });
+    const journal = await world.journal(processId);
+    expect(journal.filter((e) => e.event === 'agent.silent')).toHaveLength(1);
+    expect(journal.filter((e) => e.event === 'agent.picked-up')).toHaveLength(2);
+    expect(journal.filter((e) => e.event === 'step.executed')).toHaveLength(1);
+    expect(await getAgentJob(world.database.db, jobId)).toMatchObject({ status: 'succeeded', output: { label: 'unattached', applied: true } });
   });
 });
