@@ -181,12 +181,15 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
    * Kills the agents' host while an action runs: at a random moment after an action run of the
    * current incarnation made its effect and before it exits, so its result is never posted
    * (the other runs are wherever they are, often before their effect). Even kills take the
-   * action runs with it (the host dies), odd ones leave them to finish as orphans.
+   * action runs with it (the host dies), odd ones leave them to finish as orphans. With backups
+   * in phase 2, the second half of the kills waits for it (the launcher serves the API).
    */
   const agentKillsMidJob: string[] = [];
+  let inPhase2 = false;
   const agentKills = async (active: () => boolean) => {
     const node = cluster.agents;
     for (let i = 0; i < plan.agentKills && active(); i++) {
+      while (plan.backupsPhase2 > 0 && i >= Math.ceil(plan.agentKills / 2) && !inPhase2 && active()) await sleep(250);
       let actedAt: number | undefined;
       while (active() && actedAt === undefined) {
         await turns.get(node.name);
@@ -289,6 +292,7 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
     people.allowed.add('onboarding.confirm');
     const launcherMonkey = randomKills(cluster.launcher, 'launcher', plan.randomLauncherKills, plan.launcher, () => phase2);
     if (plan.backupsPhase2 > 0) {
+      inPhase2 = true;
       await people.startBackups(plan.backupsPhase2, runTag, Date.now() + 120_000);
       cluster.note(`${plan.backupsPhase2} more backup runs started`);
     }
