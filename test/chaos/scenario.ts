@@ -77,6 +77,15 @@ export interface ChaosReport {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A small seeded PRNG: the seed printed with the summary replays the same kill points. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -206,7 +215,8 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       await inTurn(node.name, async () => {
         await snapshot(`kill of the agents ${cluster.elapsed()}`);
         const marks = await readActionLog(actionLog);
-        const running = actionsInFlight(marks);
+        // An orphan of an earlier kill that died without its exit mark (its pipe to the agent was gone) is not running.
+        const running = actionsInFlight(marks).filter((m) => alive(m.pid));
         const acted = new Set(marks.filter((m) => m.phase === 'acted').map((m) => m.pid));
         await node.kill9(hostDies ? 'kill -9 with its action runs' : 'kill -9, its action runs left');
         const killedRuns = hostDies ? await killActionRuns(actionLog) : [];
