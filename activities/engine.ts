@@ -4,7 +4,7 @@ import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/act
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Schema } from '../db/schema';
-import { getContract } from '../db/contracts';
+import { applyContractChange, getContract, type ContractChange } from '../db/contracts';
 import { getParsedContractVersion } from '../db/contract-cache';
 import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
@@ -14,7 +14,10 @@ import { attachJobAttempt, finishedAgentJobs, offerAgentJobs, reofferAgentJobs, 
 import { isTransientDbError, toActivityFailure } from '../db/errors';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { getRunbook } from '../db/runbooks';
+import { journalHead, partiesOfProcess, signingKeysOf } from '../db/signing-keys';
+import type { PublicKey, Signers } from '../domain/signatures';
 import { sliceContract, type ContractSlice } from '../domain/raci';
+import { withMandateRows } from '../domain/contract-proposal';
 import type { ActionsConfig } from '../domain/actions';
 import { runAction, unknownActionFailure } from './action-runner';
 import { crashPoint } from '../worker/crash-points';
@@ -36,7 +39,7 @@ export interface TaskOpening {
   id: string;
   processId: string;
   stepKey: string;
-  kind: 'execute' | 'approve' | 'consult' | 'escalation';
+  kind: 'execute' | 'approve' | 'consult' | 'escalation' | 'sign';
   partyId: string;
   team?: string;
   requestedBy: string;
@@ -70,6 +73,22 @@ export interface StepRecord {
   /** Jobs offered again: their agent went silent or reported a retryable failure. */
   reofferJobs?: string[];
   process?: { status?: 'running' | 'completed' | 'failed' | 'cancelled'; currentStep?: string | null; endedAt?: string };
+  /** Mandate's contract processes: a version signed or declined, a lifecycle step (db/contracts.ts). */
+  contract?: ContractChange;
+}
+
+/**
+ * At the end of a process, the head of its journal chain goes to every party holding a role in
+ * it (docs/ARCHITECTURE.md "Trust boundaries"): each keeps a witness the provider cannot rewrite.
+ */
+async function enqueueWitnesses(db: Kysely<Schema>, processId: string, status: string): Promise<void> {
+  const head = await journalHead(db, processId);
+  if (!head) return;
+  const parties = await partiesOfProcess(db, processId);
+  await enqueueOutbox(
+    db,
+    parties.map((partyId) => ({ effectKey: `${processId}:journal.head:${partyId}`, partyId, event: 'process.journal-head', payload: { ...head, status } })),
+  );
 }
 
 export interface EngineActivityDeps {
@@ -77,11 +96,13 @@ export interface EngineActivityDeps {
   actions: ActionsConfig;
   actionsDir: string;
   log: Logger;
+  /** The deployment's public signing keys (temporal/signing.ts); none: signatures are not checked (tests). */
+  signingKeys?: PublicKey[];
   /** Signals a process that an agent took one of its jobs (the worker's client; absent: never told). */
   tellPickup?: (processId: string, pickup: { jobId: string; agentId: string }) => Promise<void>;
 }
 
-export function createEngineActivities({ db, actions, actionsDir, log, tellPickup }: EngineActivityDeps) {
+export function createEngineActivities({ db, actions, actionsDir, log, signingKeys = [], tellPickup }: EngineActivityDeps) {
   /** Writes one transition batch; every part is idempotent, so a retried write changes nothing. */
   async function recordStep(record: StepRecord): Promise<void> {
     if (isEmpty(record)) return;
@@ -121,6 +142,8 @@ export function createEngineActivities({ db, actions, actionsDir, log, tellPicku
       if (record.withdrawJobs?.length) await withdrawAgentJobs(trx, record.withdrawJobs);
       if (record.reofferJobs?.length) await reofferAgentJobs(trx, record.reofferJobs);
       if (record.process) await recordProcessState(trx, record.processId, record.process);
+      if (record.contract) await applyContractChange(trx, record.contract);
+      if (record.process?.status && record.process.status !== 'running') await enqueueWitnesses(trx, record.processId, record.process.status);
       return record.reofferJobs?.length ? finishedAgentJobs(trx, record.reofferJobs) : [];
     });
     crashPoint('record.committed');
@@ -140,10 +163,20 @@ export function createEngineActivities({ db, actions, actionsDir, log, tellPicku
     async loadContractSlice(input: { contractId: string; version: number; activityKeys: string[] }): Promise<ContractSlice> {
       const contract = await getParsedContractVersion(db, input.contractId, input.version);
       if (!contract) throw ApplicationFailure.nonRetryable(`contract ${input.contractId} v${input.version} not found`, 'ContractNotFound');
-      return sliceContract(contract, input.activityKeys);
+      // Mandate's own processes route by Mandate's rows, never by what the document says of them.
+      return withMandateRows(sliceContract(contract, input.activityKeys), input.activityKeys);
     },
 
     recordStep,
+
+    /**
+     * What a run verifies signed acts against (a read): the deployment's public keys and the
+     * keys each party of the contract registered for its users.
+     */
+    async loadSigners(input: { contractId: string }): Promise<Signers> {
+      const parties = await db.selectFrom('contract_parties').select('party_id').where('contract_id', '=', input.contractId).execute();
+      return { deployment: signingKeys, parties: await signingKeysOf(db, parties.map((p) => p.party_id)) };
+    },
 
     /** A run that names a runbook without its definition (a schedule's) pins the version in force now. */
     async pinRunbook(input: { runbook: string; version?: number }): Promise<{ version: number; definition: unknown } | null> {
@@ -220,5 +253,5 @@ export type EngineActivities = ReturnType<typeof createEngineActivities>;
 const HEARTBEAT_EVERY_MS = 5_000;
 
 function isEmpty(r: StepRecord): boolean {
-  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process;
+  return r.entries.length === 0 && !r.openTasks?.length && !r.settleTasks?.length && !r.outbox?.length && !r.offerJobs?.length && !r.withdrawJobs?.length && !r.reofferJobs?.length && !r.slaRecords?.length && !r.process && !r.contract;
 }

@@ -5,7 +5,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema';
-import { getContract } from '../db/contracts';
+import { getContract, getContractVersion } from '../db/contracts';
+import { ContractDocument } from '../domain/contract-document';
+import { deleteContractSchedules, syncContractSchedules } from '../temporal/schedules';
 import { registerProcess } from '../db/processes';
 import { IncidentInput } from '../domain/catalogue';
 import { processIdFor, startProcessWorkflow, type StartOf } from '../temporal/start';
@@ -48,7 +50,34 @@ export function incidentKeyFor(openedBy: string, key: string): string {
 }
 
 export function createProcessActivities({ db, client, taskQueue }: ProcessActivityDeps) {
+  /** The document of the version in force. */
+  async function documentInForce(contractId: string) {
+    const contract = await getContract(db, contractId);
+    if (!contract) throw ApplicationFailure.nonRetryable(`contract ${contractId} not found`, 'ContractNotFound');
+    const row = await getContractVersion(db, contractId, contract.current_version);
+    const parsed = row && ContractDocument.safeParse(row.document);
+    if (!parsed?.success) throw ApplicationFailure.nonRetryable(`contract ${contractId} v${contract.current_version} does not parse`, 'ContractNotFound');
+    return { contract, document: parsed.data };
+  }
+
   return {
+    /**
+     * Once a signed version is in force (an amendment signed, a contract activated): Temporal's
+     * schedules follow it, once. A contract not active has none; the sync is idempotent (hash in the memo).
+     */
+    async syncContractSchedules({ contractId }: { contractId: string }): Promise<{ created: number; updated: number; deleted: number } | null> {
+      const { contract, document } = await documentInForce(contractId);
+      if (contract.status !== 'active') return null;
+      const synced = await syncContractSchedules({ client, taskQueue, contract: document, contractVersion: contract.current_version });
+      return { created: synced.created.length, updated: synced.updated.length, deleted: synced.deleted.length };
+    },
+
+    /** The exit ended: every schedule of the contract goes. */
+    async deleteContractSchedules({ contractId }: { contractId: string }): Promise<number> {
+      const { document } = await documentInForce(contractId);
+      return (await deleteContractSchedules({ client, contract: document })).length;
+    },
+
     /** Registers and starts an incident workflow; idempotent on (contract, opening process, key). */
     async openIncident(request: OpenIncidentInput): Promise<OpenedIncident> {
       const input = IncidentInput.safeParse({

@@ -16,6 +16,7 @@ import { processRoutes } from './routes/processes';
 import { taskRoutes } from './routes/tasks';
 import { partyRoutes } from './routes/parties';
 import { keyRoutes } from './routes/keys';
+import { signingKeyRoutes } from './routes/signing-keys';
 import { webhookRoutes } from './routes/webhooks';
 import { agentRoutes } from './routes/agent';
 import { scheduleRoutes } from './routes/schedules';
@@ -32,6 +33,7 @@ export function defineV1(deps: ApiDeps, router: express.Router): ApiSpec {
   taskRoutes(deps, spec, router);
   partyRoutes(deps, spec, router);
   keyRoutes(deps, spec, router);
+  signingKeyRoutes(deps, spec, router);
   webhookRoutes(deps, spec, router);
   agentRoutes(deps, spec, router);
   scheduleRoutes(deps, spec, router);

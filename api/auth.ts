@@ -45,7 +45,7 @@ export function authenticate(db: Kysely<Schema>, options: AuthOptions = {}): Req
       return;
     }
     const principal = await findPrincipal(db, match[1], options.principalCache);
-    if (!principal) throw unauthorized('the API key is unknown or revoked');
+    if (!principal) throw unauthorized('the API key is unknown or revoked, or its holder no longer holds any of its roles');
     req.principal = principal;
     next();
   };

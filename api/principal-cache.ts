@@ -1,6 +1,7 @@
 // The principal behind an API key, kept in memory so a request costs no database round trip
 // to authenticate. Only while the node listens to key changes (db/migrations/0009: any
-// revocation, whoever makes it, is announced to every node): without a live listener nothing
+// revocation, whoever makes it, is announced to every node; 0010: so is any change to a
+// user's roles, which bound what the user's keys may do): without a live listener nothing
 // is cached and every request reads the key, so a revocation always counts at once.
 import type { Principal } from '../db/api-keys';
 import type { ChangeHandlers } from '../db/notifications';
@@ -59,7 +60,11 @@ export function createPrincipalCache(options: PrincipalCacheOptions = {}): Princ
         return;
       }
       generation += 1;
-      for (const [hash, entry] of entries) if (entry.principal.keyId === payload) entries.delete(hash);
+      // `user:<id>`: a user's roles changed (migration 0010), so every key of that user is read again.
+      const userId = payload.startsWith('user:') ? payload.slice('user:'.length) : undefined;
+      for (const [hash, entry] of entries) {
+        if (userId !== undefined ? entry.principal.userId === userId : entry.principal.keyId === payload) entries.delete(hash);
+      }
     },
     onLive(isLive) {
       // Changes made while not listening were not heard: start from nothing either way.

@@ -11,9 +11,9 @@ export const ProcessView = z
     contractVersion: z.number().int(),
     type: z.string().openapi({ example: 'employee-onboarding' }),
     businessKey: z.string(),
-    requestedBy: z.object({ userId: z.string(), partyId: z.string() }),
+    requestedBy: z.object({ userId: z.string(), partyId: z.string() }).nullable().openapi({ description: 'Null for a third party.' }),
     status: z.enum(['running', 'completed', 'failed', 'cancelled']),
-    currentStep: z.string().nullable(),
+    currentStep: z.string().nullable().openapi({ description: 'Null when ended, and always for a third party (see `currentStepDetail`).' }),
     startedAt: Iso,
     endedAt: Iso.nullable(),
   })
@@ -55,7 +55,21 @@ export const ProcessPage = z.object({ items: z.array(ProcessView), next: z.strin
 
 export const ProcessDetail = ProcessView.extend({
   currentStepDetail: CurrentStepDetail.nullable().openapi({ description: 'The current step from the running workflow (null when it ended or did not answer in time).' }),
-  state: z.unknown().optional().openapi({ description: 'Live state from the running workflow: current step, phase, deadlines, open tasks.' }),
+  sla: z
+    .object({
+      name: z.string(),
+      target: z.string(),
+      elapsedMs: z.number(),
+      remainingMs: z.number(),
+      state: z.enum(['running', 'paused', 'stopped']),
+      pausedSince: Iso.nullable(),
+      pauseReason: z.string().nullable(),
+      deadlineAt: Iso.nullable(),
+      breachedAt: Iso.nullable(),
+    })
+    .nullable()
+    .optional()
+    .openapi({ description: "The process's SLA clock as of now, for the contract's provider and client (null otherwise, or when it has none)." }),
   journal: z.array(JournalEntryView),
 }).openapi('ProcessDetail');
 
@@ -68,7 +82,7 @@ export const TaskView = z
     id: z.string(),
     processId: z.string(),
     stepKey: z.string(),
-    kind: z.enum(['execute', 'approve', 'consult', 'escalation']),
+    kind: z.enum(['execute', 'approve', 'consult', 'escalation', 'sign']),
     partyId: z.string(),
     team: z.string().nullable(),
     title: z.string(),

@@ -5,7 +5,9 @@ import type { Router} from 'express';
 import { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Principal } from '../db/api-keys';
+import { mayUseRoute } from '../domain/authorization';
 import { principalOf } from './auth';
+import { authorize } from './services/authorize';
 import { badRequest, parseOrThrow, unstorableFieldErrors, unsupportedMediaType, type FieldError } from './errors';
 
 extendZodWithOpenApi(z);
@@ -110,6 +112,8 @@ export class ApiSpec {
     const template = this.prefix + spec.path;
     router[spec.method](expressPath, async (req, res) => {
       req.routeTemplate = template;
+      // Least privilege for machines, before anything is read: an agent's key reaches only the agent routes.
+      if (!spec.public) authorize(mayUseRoute({ actor: principalOf(req), template: spec.path }));
       // A body that is not JSON was not parsed: refuse it rather than validate "no body".
       if (spec.body && req.is(['application/json', '+json']) === false) throw unsupportedMediaType();
       refuseUnstorable(req, spec);

@@ -6,16 +6,28 @@ import { badRequest } from './errors';
 
 const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
 
-export function processView(p: ProcessRow) {
+/** Who reads a process: its contract's provider or client, or a third party (a vendor, a subcontractor). */
+export type ProcessAudience = 'principal-party' | 'third-party';
+
+export function audienceOf(partyId: string, contract: { provider_id: string; client_id: string }): ProcessAudience {
+  return partyId === contract.provider_id || partyId === contract.client_id ? 'principal-party' : 'third-party';
+}
+
+/**
+ * A process as its reader may see it, built from chosen fields (never the workflow's state): a
+ * third party sees neither who asked for it nor where it stands outside its own steps.
+ */
+export function processView(p: ProcessRow, audience: ProcessAudience = 'principal-party') {
+  const third = audience === 'third-party';
   return {
     id: p.id,
     contractId: p.contract_id,
     contractVersion: p.contract_version,
     type: p.process_type,
     businessKey: p.business_key,
-    requestedBy: { userId: p.requested_by, partyId: p.requested_by_party },
+    requestedBy: third ? null : { userId: p.requested_by, partyId: p.requested_by_party },
     status: p.status,
-    currentStep: p.current_step,
+    currentStep: third ? null : p.current_step,
     startedAt: iso(p.started_at),
     endedAt: iso(p.ended_at),
   };
@@ -56,8 +68,8 @@ export function contractView(c: ContractWithParties) {
   };
 }
 
-export function contractVersionView(v: ContractVersionRow, document: unknown) {
-  return { contractId: v.contract_id, version: v.version, createdBy: v.created_by, createdAt: iso(v.created_at), document };
+export function contractVersionView(v: ContractVersionRow & { state?: string; document_sha256?: string | null; proposal_process_id?: string | null; decided_at?: Date | null }, document: unknown) {
+  return { contractId: v.contract_id, version: v.version, state: v.state ?? 'signed', documentSha256: v.document_sha256 ?? null, proposalProcessId: v.proposal_process_id ?? null, decidedAt: iso(v.decided_at ?? null), createdBy: v.created_by, createdAt: iso(v.created_at), document };
 }
 
 /** Page cursors are opaque to callers: base64url JSON of the last row's sort key. */
@@ -87,15 +99,29 @@ export function decodeCursor(value: string, arity: number): string[] {
 }
 
 /**
- * The provider and the client see a process's whole journal; any other party sees only
- * the steps it had a role in (docs/ARCHITECTURE.md "Trust boundaries").
+ * The provider and the client see a process's whole journal. A third party sees the entries that
+ * name it (its party, or R, A, C or I of a step) and the entries about the assets it hosts; an
+ * entry about another party's asset never, even in a step it has a role in (a backup run has one
+ * `backup.run` step per asset). docs/ARCHITECTURE.md "Trust boundaries".
  */
-export function journalView(entries: JournalRow[], partyId: string, contract: { provider_id: string; client_id: string }) {
-  const seesAll = partyId === contract.provider_id || partyId === contract.client_id;
-  const steps = new Set(entries.filter((e) => e.party_id === partyId || mentions(e.data, partyId)).map((e) => e.step_key));
+export function journalView(entries: JournalRow[], partyId: string, contract: { provider_id: string; client_id: string }, ownAssets: ReadonlySet<string> = new Set()) {
+  const seesAll = audienceOf(partyId, contract) === 'principal-party';
   return entries
-    .filter((e) => seesAll || (e.step_key !== null && steps.has(e.step_key)))
+    .filter((e) => seesAll || visibleToThirdParty(e, partyId, ownAssets))
     .map((e) => ({ seq: e.seq, at: iso(e.at), stepKey: e.step_key, event: e.event, partyId: e.party_id, actor: e.actor, clause: e.clause, data: e.data, hash: e.hash, prevHash: e.prev_hash }));
+}
+
+function visibleToThirdParty(e: JournalRow, partyId: string, ownAssets: ReadonlySet<string>): boolean {
+  const asset = assetOf(e.data);
+  if (asset !== undefined) return ownAssets.has(asset);
+  return e.party_id === partyId || mentions(e.data, partyId);
+}
+
+/** The one asset an entry is about, when it names one. */
+function assetOf(data: unknown): string | undefined {
+  if (!data || typeof data !== 'object') return undefined;
+  const asset = (data as { asset?: unknown }).asset;
+  return typeof asset === 'string' ? asset : undefined;
 }
 
 function mentions(data: unknown, partyId: string): boolean {

@@ -22,6 +22,7 @@ import { startMandate } from '../scripts/mandate';
 import { startDevServer } from '../scripts/dev-server';
 import { findOrBuildTemporalCli } from '../scripts/temporal-cli';
 import { loadContract } from '../scripts/load-example';
+import { ActSigner, newSigningKeySpec, parseSigningKeys } from '../temporal/signing';
 import { connectTemporal } from '../temporal/client';
 import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../temporal/codec';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -71,16 +72,18 @@ async function main(): Promise<void> {
   const server = await startDevServer({ cliPath, uiPort: false, searchAttributes: SEARCH_ATTRIBUTES, log });
   const database = await createTestDatabase({ maxConnections: 10 });
   const codecKeys = newCodecKeySpec('bench');
+  // The test's own client starts processes: it signs them as the API does (temporal/signing.ts).
+  const signingKeys = newSigningKeySpec('bench');
   const taskQueue = 'bench-agent-step';
   const mandate = await startMandate({
     config: loadConfig({
       DATABASE_URL: database.url, TEMPORAL_ADDRESS: server.address, PORT: '0', MANDATE_DATA_DIR: path.join(dir, 'data'),
-      MANDATE_TASK_QUEUE: taskQueue, MANDATE_ENGINE_CONFIG: engineFile, MANDATE_CODEC_KEYS: codecKeys, MANDATE_LOAD_EXAMPLES: 'false', LOG_LEVEL: 'silent',
+      MANDATE_TASK_QUEUE: taskQueue, MANDATE_ENGINE_CONFIG: engineFile, MANDATE_CODEC_KEYS: codecKeys, MANDATE_SIGNING_KEYS: signingKeys, MANDATE_LOAD_EXAMPLES: 'false', LOG_LEVEL: 'silent',
     }),
     log: silentLog,
     workflowBundlePath: bundlePath,
   });
-  const temporal = await connectTemporal({ address: server.address, namespace: 'default', taskQueue, codec: new EncryptionCodec(parseCodecKeys(codecKeys)) });
+  const temporal = await connectTemporal({ address: server.address, namespace: 'default', taskQueue, codec: new EncryptionCodec(parseCodecKeys(codecKeys)), signer: new ActSigner(parseSigningKeys(signingKeys)) });
   try {
     await loadContract(database.db, contract);
     const { key } = await issueApiKey(database.db, { partyId: PROVIDER, agentId: 'ag-bench', roles: ['agent'] });

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { AgentConfigError, loadAgentConfig } from '../agent/config';
 import { startPartyAgent } from '../agent/runner';
+import { readSigningKey, signedCompletion, writeSigningKey } from './sign';
 
 export function buildProgram(): Command {
   const program = new Command('mandate')
@@ -42,6 +43,45 @@ export function buildProgram(): Command {
       process.on('SIGTERM', onSignal);
       await agent.done;
       log.info('agent stopped');
+    });
+
+  program
+    .command('keygen')
+    .description("make an Ed25519 signing key for a client's approvals: the secret stays in <file>, the public key is printed (have your party's admin register it)")
+    .requiredOption('-o, --out <file>', 'where to write the secret key (created, mode 0600)')
+    .action(async (opts: { out: string }) => {
+      const publicKey = await writeSigningKey(opts.out);
+      console.log(JSON.stringify({ publicKey }));
+    });
+
+  program
+    .command('approve')
+    .description('sign a decision on an approval task with your own key and send it (or print the body with --dry-run)')
+    .requiredOption('--signing-key <file>', 'the secret key written by `mandate keygen`')
+    .requiredOption('--key-id <id>', 'the id the API gave the registered public key')
+    .requiredOption('--process <id>', 'the process id')
+    .requiredOption('--task <id>', 'the task id')
+    .requiredOption('--user <id>', 'your user id')
+    .addOption(new Option('--decision <decision>').choices(['approve', 'reject']).default('approve'))
+    .option('--comment <text>')
+    .option('--api <url>', 'the Mandate API', process.env.MANDATE_API_URL)
+    .option('--dry-run', 'print the signed body instead of sending it')
+    .action(async (opts: { signingKey: string; keyId: string; process: string; task: string; user: string; decision: 'approve' | 'reject'; comment?: string; api?: string; dryRun?: boolean }) => {
+      const secretKey = await readSigningKey(opts.signingKey);
+      const body = signedCompletion({ processId: opts.process, taskId: opts.task, userId: opts.user, decision: opts.decision, ...(opts.comment !== undefined && { comment: opts.comment }) }, { keyId: opts.keyId, secretKey });
+      if (opts.dryRun || !opts.api) {
+        console.log(JSON.stringify(body));
+        return;
+      }
+      const apiKey = process.env.MANDATE_API_KEY;
+      if (!apiKey) throw new Error('MANDATE_API_KEY must hold your API key');
+      const res = await fetch(`${opts.api.replace(/\/$/, '')}/v1/tasks/${encodeURIComponent(opts.task)}/complete`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      console.log(`${res.status} ${await res.text()}`);
+      if (!res.ok) process.exitCode = 1;
     });
 
   return program;

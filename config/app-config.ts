@@ -31,6 +31,10 @@ const Env = z.object({
   MANDATE_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   // "kid:base64key,kid:base64key": the first key encrypts, every key decrypts (rotation).
   MANDATE_CODEC_KEYS: z.string().optional(),
+  // Refuse payloads encrypted before each was bound to its process, once no process of that time runs.
+  MANDATE_CODEC_REQUIRE_BINDING: Bool.default(false),
+  // "kid:hex,kid:hex" Ed25519 secret keys: the first signs acts carrying a person's identity, all verify.
+  MANDATE_SIGNING_KEYS: z.string().optional(),
   MANDATE_ENGINE_CONFIG: z.string().min(1).default('examples/engine.yaml'),
   MANDATE_LOAD_EXAMPLES: Bool.default(true),
   // With the examples: run the example contract's party agents (examples/agents/) in-process.

@@ -64,24 +64,36 @@ export function isWellFormedKey(clearKey: string): boolean {
   return KEY_PATTERN.test(clearKey);
 }
 
-/** The principal of a live key by the SHA-256 of the clear key. */
+/**
+ * The principal of a live key by the SHA-256 of the clear key. A user's key is worth the roles
+ * it was issued with that the user still holds (docs/ARCHITECTURE.md "Trust boundaries"): a
+ * demoted user's key shrinks with him, and a key left with no role authenticates no one.
+ */
 export async function findPrincipalByHash(db: Kysely<Schema>, secretHash: string): Promise<Principal | undefined> {
   const row = await db
     .selectFrom('api_keys as k')
     .innerJoin('parties as p', 'p.id', 'k.party_id')
-    .select(['k.id', 'k.party_id', 'p.kind', 'k.user_id', 'k.agent_id', 'k.roles'])
+    .leftJoin('users as u', (join) => join.onRef('u.id', '=', 'k.user_id').onRef('u.party_id', '=', 'k.party_id'))
+    .select(['k.id', 'k.party_id', 'p.kind', 'k.user_id', 'k.agent_id', 'k.roles', 'u.roles as holder_roles'])
     .where('k.secret_hash', '=', secretHash)
     .where('k.revoked_at', 'is', null)
     .executeTakeFirst();
   if (!row) return undefined;
+  const roles = effectiveRoles(row.roles, row.user_id ? (row.holder_roles ?? []) : undefined);
+  if (roles.length === 0) return undefined;
   return {
     keyId: row.id,
     partyId: row.party_id,
     partyKind: row.kind,
     ...(row.user_id ? { userId: row.user_id } : {}),
     ...(row.agent_id ? { agentId: row.agent_id } : {}),
-    roles: row.roles,
+    roles,
   };
+}
+
+/** The roles a key acts with: those it was issued with that its user holds now (an agent's key: its own). */
+export function effectiveRoles(keyRoles: readonly string[], holderRoles: readonly string[] | undefined): string[] {
+  return holderRoles === undefined ? [...keyRoles] : keyRoles.filter((r) => holderRoles.includes(r));
 }
 
 /** Records that a key was used: at most one write a minute per key (no round trip otherwise), so authentication stays a read. */

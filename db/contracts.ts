@@ -1,9 +1,9 @@
 // Contracts and their immutable versions: an amendment is a new version, never an edit.
 import { sql, type Kysely } from 'kysely';
 import { jsonb } from './json';
-import { writeContractParties, type ContractPartiesView } from './parties';
+import { writeContractParties, writeNewParties, type ContractPartiesView } from './parties';
 import { inTransaction } from './transaction';
-import type { ContractRow, ContractStatus, ContractVersionRow, Schema } from './schema';
+import type { ContractRow, ContractStatus, ContractVersionRow, ContractVersionState, Schema } from './schema';
 
 export interface CreateContractInput {
   id: string;
@@ -14,6 +14,9 @@ export interface CreateContractInput {
   currency: string;
   document: unknown;
   createdBy?: string | null;
+  /** `proposed` (the API: both parties sign first) or `signed` (the example loader's bootstrap). */
+  state?: 'proposed' | 'signed';
+  documentSha256?: string;
 }
 
 export type ContractWithParties = ContractRow & { party_ids: string[] };
@@ -43,6 +46,9 @@ export async function createContract(
       .insertInto('contract_versions')
       .values({ contract_id: input.id, version: 1, document: jsonb(input.document), created_by: input.createdBy ?? null })
       .execute();
+    if (input.state === 'proposed') {
+      await trx.insertInto('contract_proposals').values({ contract_id: input.id, version: 1, document_sha256: input.documentSha256 ?? '', proposed_by: input.createdBy ?? '' }).execute();
+    }
     return true;
   });
   const contract = await getContract(db, input.id);
@@ -122,9 +128,10 @@ function withPartyIds(db: Kysely<Schema>) {
 export async function createContractFromDocument(
   db: Kysely<Schema>,
   document: ContractPartiesView & { id: string; currency: string },
-  roles: { providerId: string; clientId: string; createdBy?: string },
+  roles: { providerId: string; clientId: string; createdBy?: string; proposal?: { documentSha256: string } },
 ): Promise<{ contract: ContractWithParties; created: boolean }> {
-  await writeContractParties(db, document);
+  // A proposal writes only the parties the document brings in; the bootstrap loader writes them all.
+  await (roles.proposal ? writeNewParties(db, document) : writeContractParties(db, document));
   return createContract(db, {
     id: document.id,
     providerId: roles.providerId,
@@ -133,20 +140,128 @@ export async function createContractFromDocument(
     currency: document.currency,
     document,
     ...(roles.createdBy !== undefined ? { createdBy: roles.createdBy } : {}),
+    ...(roles.proposal ? { state: 'proposed' as const, documentSha256: roles.proposal.documentSha256 } : {}),
   });
+}
+
+export interface ProposeVersionInput {
+  contractId: string;
+  document: unknown;
+  documentSha256: string;
+  createdBy: string;
+  /** Parties the amendment brings in (existing ones are kept). */
+  partyIds: string[];
+}
+
+/**
+ * An amendment proposed: the next version, `proposed`, not in force. A draft points at its
+ * latest proposal (nothing runs under a draft); a signed contract keeps its version until both
+ * parties sign. One proposal at a time: undefined when one is open (its process still running).
+ * Run it in a transaction: the contract row is locked.
+ */
+export async function proposeVersion(trx: Kysely<Schema>, input: ProposeVersionInput): Promise<{ version: ContractVersionWithState } | { open: ContractVersionWithState } | undefined> {
+  const contract = await trx.selectFrom('contracts').select(['id', 'status']).where('id', '=', input.contractId).forUpdate().executeTakeFirst();
+  if (!contract) return undefined;
+  const open = await openProposal(trx, input.contractId);
+  if (open) return { open };
+  const last = await trx.selectFrom('contract_versions').select((eb) => eb.fn.max('version').as('v')).where('contract_id', '=', input.contractId).executeTakeFirstOrThrow();
+  const next = Number(last.v ?? 0) + 1;
+  await addParties(trx, input.contractId, input.partyIds);
+  await trx.insertInto('contract_versions').values({ contract_id: input.contractId, version: next, document: jsonb(input.document), created_by: input.createdBy }).execute();
+  await trx.insertInto('contract_proposals').values({ contract_id: input.contractId, version: next, document_sha256: input.documentSha256, proposed_by: input.createdBy }).execute();
+  if (contract.status === 'draft') await trx.updateTable('contracts').set({ current_version: next, updated_at: sql<Date>`now()` }).where('id', '=', input.contractId).execute();
+  const version = await getContractVersion(trx, input.contractId, next);
+  if (!version) throw new Error(`version ${next} of ${input.contractId} vanished`);
+  return { version };
+}
+
+/** A version with what its proposal says: `signed` when it had none (in force from the start). */
+export type ContractVersionWithState = ContractVersionRow & { state: ContractVersionState; document_sha256: string | null; proposal_process_id: string | null; decided_at: Date | null };
+
+function versionsWithState(db: Kysely<Schema>) {
+  return db
+    .selectFrom('contract_versions as v')
+    .leftJoin('contract_proposals as p', (join) => join.onRef('p.contract_id', '=', 'v.contract_id').onRef('p.version', '=', 'v.version'))
+    .selectAll('v')
+    .select([
+      sql<ContractVersionState>`coalesce(p.state, 'signed')`.as('state'),
+      'p.document_sha256',
+      'p.process_id as proposal_process_id',
+      'p.decided_at',
+    ]);
+}
+
+/** The proposal of a contract still waiting for signatures: its process runs (or has not been started yet). */
+export async function openProposal(db: Kysely<Schema>, contractId: string): Promise<ContractVersionWithState | undefined> {
+  return versionsWithState(db)
+    .where('v.contract_id', '=', contractId)
+    .where('p.state', '=', 'proposed')
+    .where((eb) => eb.or([eb('p.process_id', 'is', null), eb.exists(eb.selectFrom('processes as pr').select('pr.id').whereRef('pr.id', '=', 'p.process_id').where('pr.status', '=', 'running'))]))
+    .orderBy('v.version', 'desc')
+    .executeTakeFirst();
+}
+
+export function setProposalProcess(db: Kysely<Schema>, contractId: string, version: number, processId: string): Promise<unknown> {
+  return db.updateTable('contract_proposals').set({ process_id: processId }).where('contract_id', '=', contractId).where('version', '=', version).execute();
+}
+
+/**
+ * What Mandate's contract processes change, written with their journal entry in one
+ * transaction (activities/engine.ts recordStep). Every part is idempotent: a retried write
+ * changes nothing more.
+ */
+export interface ContractChange {
+  contractId: string;
+  /** Both parties signed: the version is in force; a draft enters transition. */
+  adopt?: { version: number };
+  /** The proposal ended unsigned (declined, lapsed, cancelled). */
+  decline?: { version: number };
+  /** A lifecycle step, only from the given statuses. */
+  status?: { to: ContractStatus; from: ContractStatus[]; termination?: { by: string; reason: string } };
+}
+
+export async function applyContractChange(trx: Kysely<Schema>, change: ContractChange): Promise<void> {
+  if (change.adopt) {
+    const { version } = change.adopt;
+    const signed = await trx
+      .updateTable('contract_proposals')
+      .set({ state: 'signed', decided_at: sql<Date>`now()` })
+      .where('contract_id', '=', change.contractId)
+      .where('version', '=', version)
+      .where('state', '=', 'proposed')
+      .returning('version')
+      .executeTakeFirst();
+    if (signed) {
+      await trx
+        .updateTable('contracts')
+        .set((eb) => ({
+          current_version: version,
+          status: eb.case().when('status', '=', 'draft').then(sql<ContractStatus>`'transition'`).else(eb.ref('status')).end(),
+          updated_at: sql<Date>`now()`,
+        }))
+        .where('id', '=', change.contractId)
+        .where('current_version', '<=', version)
+        .execute();
+    }
+  }
+  if (change.decline) {
+    await trx
+      .updateTable('contract_proposals')
+      .set({ state: 'declined', decided_at: sql<Date>`now()` })
+      .where('contract_id', '=', change.contractId)
+      .where('version', '=', change.decline.version)
+      .where('state', '=', 'proposed')
+      .execute();
+  }
+  if (change.status) await setContractStatus(trx, change.contractId, change.status.to, { from: change.status.from, termination: change.status.termination });
 }
 
 export function getContract(db: Kysely<Schema>, id: string): Promise<ContractWithParties | undefined> {
   return withPartyIds(db).where('c.id', '=', id).executeTakeFirst();
 }
 
-export function getContractVersion(db: Kysely<Schema>, id: string, version: number): Promise<ContractVersionRow | undefined> {
-  return db
-    .selectFrom('contract_versions')
-    .selectAll()
-    .where('contract_id', '=', id)
-    .where('version', '=', version)
-    .executeTakeFirst();
+export function getContractVersion(db: Kysely<Schema>, id: string, version: number): Promise<ContractVersionWithState | undefined> {
+  return versionsWithState(db).where('v.contract_id', '=', id).where('v.version', '=', version).executeTakeFirst();
 }
 
 /** The contracts a party is part of: what a principal of that party may see. */
@@ -195,6 +310,7 @@ export async function isContractParty(db: Kysely<Schema>, contractId: string, pa
 
 async function addParties(db: Kysely<Schema>, contractId: string, partyIds: string[]): Promise<void> {
   const unique = [...new Set(partyIds)];
+  if (unique.length === 0) return;
   await db
     .insertInto('contract_parties')
     .values(unique.map((party_id) => ({ contract_id: contractId, party_id })))

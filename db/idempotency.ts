@@ -44,3 +44,14 @@ export async function purgeIdempotencyKeys(db: Kysely<Schema>): Promise<number> 
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Frees a key claimed for a request that was refused (nothing stored): the caller may correct it and retry under the same key. */
+export async function releaseIdempotencyKey(db: Kysely<Schema>, input: { keyId: string; key: string; requestHash: string }): Promise<void> {
+  await db
+    .deleteFrom('idempotency_keys')
+    .where('key_id', '=', input.keyId)
+    .where('key', '=', input.key)
+    .where('request_hash', '=', input.requestHash)
+    .where('response_status', 'is', null)
+    .execute();
+}

@@ -5,7 +5,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** Key ids whose principal changed (db/migrations/0009), or `*` for all of them. */
+/** Key ids whose principal changed (db/migrations/0009), `user:<id>` for a user whose roles changed (0011), or `*` for all of them. */
 export const API_KEY_CHANNEL = 'mandate_api_keys';
 
 export interface ChangeHandlers {

@@ -196,3 +196,22 @@ export async function writeContractParties(db: Kysely<Schema>, contract: Contrac
     for (const agent of party.agents) await upsertAgent(db, { id: agent.id, partyId: party.id, site: agent.site ?? null });
   }
 }
+
+/**
+ * A proposal's parties: only those that do not exist yet are written, with their users and
+ * agents. A contract document names parties; it never creates, changes or removes the users,
+ * roles or agents of a party that exists (their own admins do: api/services/contracts.ts checks).
+ */
+export async function writeNewParties(db: Kysely<Schema>, contract: ContractPartiesView): Promise<void> {
+  const ordered = [...contract.parties].sort((a, b) => Number(a.kind === 'third-party') - Number(b.kind === 'third-party'));
+  for (const party of ordered) {
+    const created = await createParty(db, { id: party.id, kind: party.kind, name: party.name, timezone: party.timezone, contractedBy: party.contractedBy ?? null });
+    if (!created) continue;
+    for (const user of party.users) {
+      if (!(await createUser(db, { id: user.id, partyId: party.id, name: user.name ?? null, roles: user.roles, team: user.team ?? null }))) throw new Error(`user ${user.id} belongs to another party`);
+    }
+    for (const agent of party.agents) {
+      if (!(await createAgent(db, { id: agent.id, partyId: party.id, site: agent.site ?? null }))) throw new Error(`agent ${agent.id} belongs to another party`);
+    }
+  }
+}

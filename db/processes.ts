@@ -1,5 +1,5 @@
 // The process index: one row per workflow, unique per (contract, process type, business key).
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { ContractStatus, ProcessRow, ProcessStatus, Schema } from './schema';
 
 export interface RegisterProcessInput {
@@ -151,8 +151,33 @@ export function listProcesses(db: Kysely<Schema>, filter: ProcessFilter = {}): P
   return query.execute();
 }
 
+/**
+ * The process (`p`) is one the party holds or held a role in: the provider or the client of
+ * its contract, or a third party with a task, an agent job or a journal entry naming it (its
+ * party, or R, A, C or I of a step). docs/ARCHITECTURE.md "Trust boundaries".
+ */
+function roleInProcess(partyId: string): Expression<SqlBool> {
+  const named = sql<SqlBool>`(e.party_id = ${partyId}
+    or e.data -> 'responsible' ->> 'party' = ${partyId}
+    or e.data ->> 'accountable' = ${partyId}
+    or coalesce(e.data -> 'consulted', '[]'::jsonb) @> jsonb_build_array(${partyId}::text)
+    or coalesce(e.data -> 'informed', '[]'::jsonb) @> jsonb_build_array(${partyId}::text))`;
+  return sql<SqlBool>`(
+    p.contract_id in (select c.id from contracts c where c.provider_id = ${partyId} or c.client_id = ${partyId})
+    or (p.contract_id in (select cp.contract_id from contract_parties cp where cp.party_id = ${partyId})
+      and (exists (select 1 from tasks t where t.process_id = p.id and t.party_id = ${partyId})
+        or exists (select 1 from agent_jobs j where j.process_id = p.id and j.party_id = ${partyId})
+        or exists (select 1 from journal e where e.process_id = p.id and jsonb_typeof(e.data) = 'object' and ${named}))))`;
+}
+
+/** Whether the party holds or held a role in the process (its own view of it exists). */
+export async function holdsRoleInProcess(db: Kysely<Schema>, processId: string, partyId: string): Promise<boolean> {
+  const row = await db.selectFrom('processes as p').select('p.id').where('p.id', '=', processId).where(roleInProcess(partyId)).executeTakeFirst();
+  return row !== undefined;
+}
+
 export interface ProcessPageFilter {
-  /** Only processes of contracts this party is part of. */
+  /** Only processes this party holds or held a role in (all of its contracts' for their provider and client). */
   partyId: string;
   contractId?: string;
   processType?: string;
@@ -176,7 +201,7 @@ export async function listProcessesPage(db: Kysely<Schema>, filter: ProcessPageF
     .selectFrom('processes as p')
     .selectAll('p')
     .select(sql<string>`to_char(p.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('started_key'))
-    .where('p.contract_id', 'in', (eb) => eb.selectFrom('contract_parties').select('contract_id').where('party_id', '=', partyId))
+    .where(roleInProcess(partyId))
     .orderBy('p.started_at', 'desc')
     .orderBy('p.id', 'desc')
     .limit(filter.limit + 1);

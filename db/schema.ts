@@ -14,7 +14,7 @@ export type NullableJsonb<T> = ColumnType<T | null, RawBuilder<T> | null | undef
 export type PartyKind = 'provider' | 'client' | 'third-party';
 export type ContractStatus = 'draft' | 'transition' | 'active' | 'reversibility' | 'terminated';
 export type ProcessStatus = 'running' | 'completed' | 'failed' | 'cancelled';
-export type TaskKind = 'execute' | 'approve' | 'consult' | 'escalation';
+export type TaskKind = 'execute' | 'approve' | 'consult' | 'escalation' | 'sign';
 export type TaskStatus = 'open' | 'completing' | 'done' | 'cancelled' | 'expired';
 export type OutboxStatus = 'pending' | 'sent' | 'parked' | 'no-endpoint';
 
@@ -81,6 +81,20 @@ export interface ContractVersionsTable {
   document: Jsonb<unknown>;
   created_by: string | null;
   created_at: CreatedAt;
+}
+
+export type ContractVersionState = 'proposed' | 'signed' | 'declined';
+
+/** A version proposed through the API: proposed until both parties signed it (signed) or the proposal ended otherwise (declined). */
+export interface ContractProposalsTable {
+  contract_id: string;
+  version: number;
+  state: ColumnType<ContractVersionState, ContractVersionState | undefined, ContractVersionState>;
+  document_sha256: string;
+  process_id: string | null;
+  proposed_by: string;
+  created_at: CreatedAt;
+  decided_at: NullableTimestamp;
 }
 
 export interface ProcessesTable {
@@ -171,6 +185,14 @@ export interface IdempotencyKeysTable {
   created_at: CreatedAt;
 }
 
+export interface MonitoringAlertNoncesTable {
+  contract_id: string;
+  nonce: string;
+  expires_at: Date | string;
+  received_at: CreatedAt;
+  process_id: string | null;
+}
+
 export type AgentJobStatus = 'offered' | 'running' | 'succeeded' | 'failed' | 'withdrawn';
 
 export interface AgentJobsTable {
@@ -223,6 +245,19 @@ export interface RunbooksTable {
   created_at: CreatedAt;
 }
 
+export interface SigningKeysTable {
+  id: string;
+  party_id: string;
+  user_id: string;
+  /** Ed25519, 32 bytes in hex. */
+  public_key: string;
+  label: string | null;
+  registered_by: string;
+  created_at: CreatedAt;
+  revoked_at: NullableTimestamp;
+  revoked_by: string | null;
+}
+
 export interface Schema {
   parties: PartiesTable;
   users: UsersTable;
@@ -231,6 +266,7 @@ export interface Schema {
   contracts: ContractsTable;
   contract_parties: ContractPartiesTable;
   contract_versions: ContractVersionsTable;
+  contract_proposals: ContractProposalsTable;
   processes: ProcessesTable;
   tasks: TasksTable;
   journal: JournalTable;
@@ -240,6 +276,8 @@ export interface Schema {
   agent_jobs: AgentJobsTable;
   sla_records: SlaRecordsTable;
   runbooks: RunbooksTable;
+  monitoring_alert_nonces: MonitoringAlertNoncesTable;
+  signing_keys: SigningKeysTable;
 }
 
 export type PartyRow = Selectable<PartiesTable>;
@@ -258,3 +296,4 @@ export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
 export type AgentJobRow = Selectable<AgentJobsTable>;
 export type SlaRecordRow = Selectable<SlaRecordsTable>;
 export type RunbookRow = Selectable<RunbooksTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;

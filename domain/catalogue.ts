@@ -102,8 +102,14 @@ export const PatchCycleInput = z.strictObject({
   patches: z.string().max(500).default('all-security'),
   /** Expected duration of each action for one server; conservative defaults otherwise (domain/change.ts). */
   durations: ActionDurationsInput.optional(),
-  /** Test/operator override of the window occurrence (freezes still apply). */
+  /**
+   * An exception to the contract (docs/ARCHITECTURE.md "Change policy"): a window occurrence of
+   * the requester's instead of the contract's windows (freezes still apply). With `durations`,
+   * an emergency-change decision of a provider operator, with its reason (`exceptionReason`).
+   */
   windowOverride: WindowOverride.optional(),
+  /** Why the change runs outside the contract's windows or with other durations: journaled, shown to the approver. */
+  exceptionReason: z.string().trim().min(1).max(1000).optional(),
 });
 export type PatchCycleInput = z.infer<typeof PatchCycleInput>;
 

@@ -220,3 +220,29 @@ export const WindowOverride = z
   .strictObject({ start: IsoInstant, end: IsoInstant })
   .refine((w) => !isInstant(w.start) || !isInstant(w.end) || toInstant(w.start, 'UTC') < toInstant(w.end, 'UTC'), { message: 'a window ends after it starts', path: ['end'] });
 export type WindowOverride = z.infer<typeof WindowOverride>;
+
+/** What a patch-cycle request asks beyond the contract: another window, other durations, and why. */
+export interface ChangeException {
+  windowOverride?: WindowOverride;
+  durations?: ActionDurationsInput;
+  reason?: string;
+}
+
+/** The exception a request asks for, if any (`undefined`: the contract's windows and the default durations). */
+export function changeExceptionOf(input: { windowOverride?: WindowOverride; durations?: ActionDurationsInput; exceptionReason?: string }): ChangeException | undefined {
+  if (input.windowOverride === undefined && input.durations === undefined) return undefined;
+  return { ...(input.windowOverride !== undefined && { windowOverride: input.windowOverride }), ...(input.durations !== undefined && { durations: input.durations }), ...(input.exceptionReason !== undefined && { reason: input.exceptionReason }) };
+}
+
+/**
+ * The policy's conditions on an exception, as the request's fields to fix: only an emergency
+ * change (approved by the policy's emergency approver) runs outside the contract's windows or
+ * with other durations, and it says why; a reason without an exception is refused too.
+ */
+export function changeExceptionErrors(input: { changeType: ChangeType; windowOverride?: unknown; durations?: unknown; exceptionReason?: string }): { path: string; message: string }[] {
+  const asked = (['windowOverride', 'durations'] as const).filter((f) => input[f] !== undefined);
+  if (asked.length === 0) return input.exceptionReason !== undefined ? [{ path: 'exceptionReason', message: 'no exception is asked for (windowOverride, durations)' }] : [];
+  const errors: { path: string; message: string }[] = input.changeType === 'emergency' ? [] : asked.map((f) => ({ path: f, message: "only an emergency change runs outside the contract's windows or with other durations (changeType: emergency)" }));
+  if (input.exceptionReason === undefined) errors.push({ path: 'exceptionReason', message: 'an exception to the contract says why' });
+  return errors;
+}

@@ -7,7 +7,7 @@ import { ActivityKey, IsoDate, Slug } from './ids';
 import { Party } from './party';
 import { Responsibility } from './responsibility';
 import { Scope } from './scope';
-import { BackupPolicy, ChangePolicy, EscalationLevel, Olas, Pricing, Reversibility, Schedule, Slas } from './terms';
+import { BackupPolicy, ChangePolicy, EscalationLevel, Olas, Pricing, Reversibility, Schedule, Slas, Termination } from './terms';
 
 export const ContractDocument = z.strictObject({
   id: Slug,
@@ -33,5 +33,7 @@ export const ContractDocument = z.strictObject({
   pricing: Pricing,
   schedules: z.record(Slug, Schedule).default({}),
   reversibility: Reversibility.optional(),
+  /** Termination by notice: who may give it (docs/ARCHITECTURE.md "Contract signing"). */
+  termination: Termination.optional(),
 });
 export type ContractDocument = z.infer<typeof ContractDocument>;

@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { Slug } from './ids';
 
-export const Role = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent']);
+/** `signatory` signs contracts and amendments for its party; only the party's own admins grant it. */
+export const Role = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent', 'signatory']);
 export type Role = z.infer<typeof Role>;
 
 export const User = z.strictObject({

@@ -136,3 +136,9 @@ export const Reversibility = z.strictObject({
   keepEvidence: Duration,
 });
 export type Reversibility = z.infer<typeof Reversibility>;
+
+/** Who may end the contract by notice (the exit process then runs). Absent: either party. */
+export const Termination = z.strictObject({
+  by: z.array(z.enum(['provider', 'client'])).min(1, 'name who may give notice: provider, client or both'),
+});
+export type Termination = z.infer<typeof Termination>;

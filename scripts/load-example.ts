@@ -29,7 +29,12 @@ export async function readContractFile(file: string): Promise<Contract> {
   return parsed.contract;
 }
 
-/** Writes parties, users and agents, then the contract (active). Idempotent by ids. */
+/**
+ * The bootstrap: writes parties, users and agents, then the contract, signed and active at once.
+ * Whoever runs it holds the database, so nothing is signed through the contract-proposal process
+ * here: it is the installer's act, for a first deployment or a demo. Every contract after it
+ * goes through the API, where a signatory of each party signs (docs/ARCHITECTURE.md "Contract signing").
+ */
 export async function loadContract(db: Kysely<Schema>, contract: Contract): Promise<{ created: boolean }> {
   const provider = contract.parties.find((p) => p.kind === 'provider');
   const client = contract.parties.find((p) => p.kind === 'client');

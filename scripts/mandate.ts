@@ -14,9 +14,10 @@ import { listContractsForParty } from '../db/contracts';
 import { createSecretBox } from '../db/secret-box';
 import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../temporal/codec';
 import { connectTemporal, type TemporalHandle } from '../temporal/client';
+import { ActSigner, newSigningKeySpec, parseSigningKeys } from '../temporal/signing';
 import { startEngineWorker, type EngineWorker } from '../worker/engine-worker';
 import { createOutboxDispatcher, subscriptionEndpoints, type OutboxDispatcher } from '../worker/outbox-dispatcher';
-import { workerTelemetry } from '../worker/metrics';
+import { unverifiedPayloadCounter, workerTelemetry } from '../worker/metrics';
 import { createApp } from '../api/app';
 import { createPrincipalCache } from '../api/principal-cache';
 import { API_KEY_CHANNEL } from '../db/notifications';
@@ -72,7 +73,9 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
   try {
     const engineConfig = loadEngineConfig(config.MANDATE_ENGINE_CONFIG);
     const codecKeys = parseCodecKeys(config.MANDATE_CODEC_KEYS ?? (await localCodecKeys(dataDir, log)));
-    const codec = new EncryptionCodec(codecKeys);
+    const codec = new EncryptionCodec(codecKeys, { requireBinding: config.MANDATE_CODEC_REQUIRE_BINDING, onUnverified: unverifiedPayloadCounter(log.child({ component: 'codec' })) });
+    // Acts carrying a person's identity are signed with it (temporal/signing.ts); the worker checks them.
+    const signer = new ActSigner(parseSigningKeys(config.MANDATE_SIGNING_KEYS ?? (await localSigningKeys(dataDir, log))));
     // Webhook secrets and replayable responses are sealed at rest with keys derived from these.
     const secretBox = createSecretBox(codecKeys);
 
@@ -96,7 +99,7 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
     const database = await openDatabase({ url: config.DATABASE_URL, dataDir, log });
     stops.push({ name: 'database', run: () => database.close() });
 
-    const temporal: TemporalHandle = await connectTemporal({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MANDATE_TASK_QUEUE, codec });
+    const temporal: TemporalHandle = await connectTemporal({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MANDATE_TASK_QUEUE, codec, signer });
     stops.push({ name: 'Temporal client', run: () => temporal.close() });
 
     let exampleKeys: ExampleKey[] = [];
@@ -131,6 +134,7 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
         db: database.db,
         engineConfig,
         codec,
+        signer,
         log,
         workflowBundlePath: opts.workflowBundlePath,
         // Running activities are cancelled after a third of the grace period; past half of it the
@@ -212,6 +216,16 @@ async function localCodecKeys(dataDir: string, log: Logger): Promise<string> {
   const spec = newCodecKeySpec();
   await writeFile(file, spec + '\n', { mode: 0o600 });
   log.warn({ file }, 'no MANDATE_CODEC_KEYS: generated a payload encryption key in the data dir (set MANDATE_CODEC_KEYS in production)');
+  return spec;
+}
+
+/** Like the codec keys: the embedded setup's signing key, made on first start, kept outside the bundle. */
+async function localSigningKeys(dataDir: string, log: Logger): Promise<string> {
+  const file = path.join(dataDir, 'signing-keys');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const spec = newSigningKeySpec();
+  await writeFile(file, spec + '\n', { mode: 0o600 });
+  log.warn({ file }, 'no MANDATE_SIGNING_KEYS: generated the deployment signing key in the data dir (set MANDATE_SIGNING_KEYS in production)');
   return spec;
 }
 

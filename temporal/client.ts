@@ -1,6 +1,8 @@
 // The Temporal client the API uses: one connection, the payload codec, the namespace.
 import { Client, Connection, isRetryableError, makeGrpcRetryInterceptor, type GrpcRetryOptions } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import { FAILURE_CONVERTER_PATH } from './failure-converter-path';
+import { attachSigner, signingInterceptor, type ActSigner } from './signing';
 
 export interface TemporalHandle {
   client: Client;
@@ -17,13 +19,25 @@ export const API_GRPC_RETRY: GrpcRetryOptions = {
   delayFunction: (attempt) => Math.min(1_000, 100 * 2 ** attempt) * (0.8 + Math.random() * 0.4),
 };
 
-export async function connectTemporal(opts: { address: string; namespace: string; taskQueue: string; codec: PayloadCodec }): Promise<TemporalHandle> {
+/**
+ * With `signer`, every start, completion and cancellation this client sends carries the
+ * deployment's signature (temporal/signing.ts), and failures travel encrypted.
+ */
+export async function connectTemporal(opts: { address: string; namespace: string; taskQueue: string; codec: PayloadCodec; signer?: ActSigner }): Promise<TemporalHandle> {
   const connection = await Connection.connect({
     address: opts.address,
     interceptors: [makeGrpcRetryInterceptor(API_GRPC_RETRY)],
     // Reconnect within 5 s of the server's return, however long it was away (gRPC's default backs off to 120 s).
     channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 },
   });
-  const client = new Client({ connection, namespace: opts.namespace, dataConverter: { payloadCodecs: [opts.codec] } });
+  const client = attachSigner(
+    new Client({
+      connection,
+      namespace: opts.namespace,
+      dataConverter: { payloadCodecs: [opts.codec], failureConverterPath: FAILURE_CONVERTER_PATH },
+      interceptors: { workflow: opts.signer ? [signingInterceptor(opts.signer)] : [] },
+    }),
+    opts.signer,
+  );
   return { client, taskQueue: opts.taskQueue, close: () => connection.close() };
 }

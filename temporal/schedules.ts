@@ -4,16 +4,19 @@
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
   type Client,
   type ScheduleDescription,
   type ScheduleHandle,
-  type ScheduleSummary,
 } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Contract } from '../domain/contract';
 import { scheduledStartOf, scheduleIdFor, scheduleIdPrefix, schedulesOf, type ContractSchedule } from '../domain/schedules';
 import { MandateContract } from '../workflows/search-attributes';
-import { PROCESS_WORKFLOWS, scheduledRunAction } from './start';
+import type { ProcessStart } from '../workflows/definitions';
+import { PROCESS_WORKFLOWS, processIdFor, scheduledRunAction } from './start';
+import { signerOf } from './signing';
 
 export interface SyncInput {
   client: Client;
@@ -47,8 +50,14 @@ const quote = (s: string) => `'${s.replaceAll("'", "\\'")}'`;
 export async function listContractScheduleIds(client: Client, contractId: string): Promise<string[]> {
   const prefix = scheduleIdPrefix(contractId);
   const ids: string[] = [];
-  const listed: AsyncIterable<ScheduleSummary> = client.schedule.list({ query: `ScheduleId STARTS_WITH ${quote(prefix)}` });
-  for await (const s of listed) if (s.scheduleId.startsWith(prefix)) ids.push(s.scheduleId);
+  // Ids only, from the raw service: nothing is decoded, so a schedule whose memo this node
+  // cannot decode (encrypted under keys it does not hold) never stops the listing.
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.listSchedules({ namespace: client.options.namespace, query: `ScheduleId STARTS_WITH ${quote(prefix)}`, maximumPageSize: 1000, ...(nextPageToken && { nextPageToken }) });
+    for (const s of page.schedules ?? []) if (s.scheduleId?.startsWith(prefix)) ids.push(s.scheduleId);
+    nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+  } while (nextPageToken);
   return ids;
 }
 
@@ -56,7 +65,10 @@ function actionOf(input: SyncInput, s: ContractSchedule, workflowType: string) {
   const start = scheduledStartOf(input.contract, input.contractVersion, s);
   const clientId = input.contract.parties.find((p) => p.kind === 'client')?.id ?? '';
   const memo: ScheduleMemo = { specHash: s.specHash, contractVersion: input.contractVersion, schedule: s.name };
-  return scheduledRunAction(workflowType, start, { taskQueue: input.taskQueue, clientId }, { ...memo });
+  // Signed for the schedule's workflow id (the run strips the time Temporal appends): temporal/signing.ts.
+  const signer = signerOf(input.client);
+  const signed = signer ? signer.signStart(start, processIdFor(start.contractId, start.processType, 'scheduled')) : start;
+  return scheduledRunAction(workflowType, signed, { taskQueue: input.taskQueue, clientId }, { ...memo });
 }
 
 const policiesOf = (s: ContractSchedule) => ({ overlap: s.overlapPolicy, catchupWindow: s.catchupWindowMs });
@@ -191,6 +203,39 @@ export async function resumeSchedule(client: Client, contractId: string, name: s
 /** Runs the action now; the run's business key comes from now (a period or day already run dedupes). */
 export async function triggerSchedule(client: Client, contractId: string, name: string): Promise<void> {
   await handleOf(client, contractId, name).trigger();
+}
+
+/**
+ * Runs the schedule's action now on behalf of a person (issue 12 point 11): the run is started
+ * with the schedule's own action and arguments, but the person as its requester, so four-eyes
+ * and the journal see who asked (a Temporal trigger would run it as `schedule:<name>`). The
+ * workflow id is the one Temporal gives a scheduled run (`…:scheduled-<instant>`) and the run
+ * takes its business key from now, so a period or day already run is still not run twice.
+ * The schedule's overlap policy is not consulted: the registration's business key is the guard.
+ * Undefined when the schedule does not exist.
+ */
+export async function triggerScheduleAs(client: Client, contractId: string, name: string, requestedBy: { userId: string; partyId: string }, now = new Date()): Promise<{ workflowId: string } | undefined> {
+  const described = await describeOrUndefined(handleOf(client, contractId, name));
+  if (!described) return undefined;
+  const action = described.action;
+  if (action.type !== 'startWorkflow') throw new Error(`schedule ${name} of ${contractId} does not start a workflow`);
+  const scheduled = action.args?.[0] as ProcessStart | undefined;
+  if (!scheduled || scheduled.businessKey !== '') throw new Error(`schedule ${name} of ${contractId} has no scheduled start`);
+  const workflowId = `${action.workflowId}-${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+  const start: ProcessStart = { ...scheduled, requestedBy };
+  try {
+    await client.workflow.start(action.workflowType, {
+      workflowId,
+      taskQueue: action.taskQueue,
+      args: [start],
+      ...(action.memo !== undefined && { memo: action.memo }),
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+  } catch (err) {
+    // Asked twice within one second: the first run is the one.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  return { workflowId };
 }
 
 /** Undefined when the schedule does not exist (not synced yet, or deleted). */

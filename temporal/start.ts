@@ -126,3 +126,27 @@ export function scheduledRunAction(
     typedSearchAttributes: processSearchAttributes(start.contractId, start.processType, place.clientId),
   };
 }
+
+/** Mandate's own processes over a contract (workflows/contract.ts): started by the contract services, never by a start body. */
+export const CONTRACT_WORKFLOWS = Object.freeze({
+  'contract-proposal': 'contractProposal',
+  'contract-exit': 'contractExit',
+} as const satisfies Record<string, keyof Workflows>);
+export type ContractProcessKey = keyof typeof CONTRACT_WORKFLOWS;
+
+/** Like startProcessWorkflow, for a contract process: one run per business key, a run that ended stays ended. */
+export async function startContractWorkflow(client: Client, key: ContractProcessKey, start: ProcessStart, place: RunPlace): Promise<void> {
+  if (start.processType !== key) throw new Error(`a start of ${start.processType} given as ${key}`);
+  try {
+    await client.workflow.start(CONTRACT_WORKFLOWS[key], {
+      workflowId: processIdFor(start.contractId, key, start.businessKey),
+      taskQueue: place.taskQueue,
+      args: [start],
+      typedSearchAttributes: processSearchAttributes(start.contractId, key, place.clientId),
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}

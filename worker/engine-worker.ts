@@ -8,6 +8,8 @@ import type { Schema } from '../db/schema';
 import type { PayloadCodec } from '@temporalio/common';
 import type { EngineConfig } from '../config/engine-config';
 import { Client, Connection } from '@temporalio/client';
+import { FAILURE_CONVERTER_PATH } from '../temporal/failure-converter-path';
+import { attachSigner, signingInterceptor, type ActSigner } from '../temporal/signing';
 import { createEngineActivities } from '../activities/engine';
 import { agentJobPickedUpSignal } from '../workflows/definitions';
 import { createProcessActivities } from '../activities/processes';
@@ -20,6 +22,8 @@ export interface EngineWorkerOptions {
   db: Kysely<Schema>;
   engineConfig: EngineConfig;
   codec: PayloadCodec;
+  /** The deployment's signing keys: the worker's own starts are signed, runs check signatures with their public keys. */
+  signer?: ActSigner;
   log: Logger;
   /** A prebuilt bundle (tests build one per run); otherwise workflows/index.ts is bundled. */
   workflowBundlePath?: string;
@@ -39,13 +43,22 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   // Processes that start processes (a failed backup opens an incident) do it through a client.
   const clientConnection = await Connection.connect({ address: opts.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: opts.namespace, dataConverter: { payloadCodecs: [opts.codec] } });
+  const client = attachSigner(
+    new Client({
+      connection: clientConnection,
+      namespace: opts.namespace,
+      dataConverter: { payloadCodecs: [opts.codec], failureConverterPath: FAILURE_CONVERTER_PATH },
+      interceptors: { workflow: opts.signer ? [signingInterceptor(opts.signer)] : [] },
+    }),
+    opts.signer,
+  );
   const activities = {
     ...createEngineActivities({
       db: opts.db,
       actions: opts.engineConfig.actions,
       actionsDir: opts.engineConfig.configDir,
       log: opts.log.child({ component: 'engine-actions' }),
+      signingKeys: opts.signer?.publicKeys ?? [],
       tellPickup: async (processId, pickup) => {
         await client.workflow.getHandle(processId).signal(agentJobPickedUpSignal, pickup);
       },
@@ -61,7 +74,8 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities,
-    dataConverter: { payloadCodecs: [opts.codec] },
+    // Failure messages are encrypted too (temporal/failure-converter.ts); a prebuilt bundle was built with it.
+    dataConverter: { payloadCodecs: [opts.codec], failureConverterPath: FAILURE_CONVERTER_PATH },
     ...workflowSource,
     ...opts.tuning,
     ...opts.shutdown,

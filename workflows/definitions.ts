@@ -2,6 +2,7 @@
 // both the workflows and the API, so names and payload types cannot drift apart.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ProcessCarry } from './kernel/run';
+import type { Signature } from '../domain/signatures';
 
 /** What every process starts with (docs/ARCHITECTURE.md "Contract → process"). */
 export interface ProcessStart<I = unknown> {
@@ -16,6 +17,8 @@ export interface ProcessStart<I = unknown> {
   schedule?: { id: string; name: string; timezone: string; keyBy: 'period' | 'day' | 'time' };
   /** Set only by the kernel when a run continues as new: where the previous run stood. */
   resume?: ProcessCarry;
+  /** The deployment's signature over who asked for what (temporal/signing.ts); checked at start. */
+  attestation?: Signature;
 }
 
 /** Sent by the API on behalf of a user, after it claimed the task row. */
@@ -28,6 +31,10 @@ export interface TaskCompletion {
   decision?: 'approve' | 'reject';
   comment?: string;
   payload?: Record<string, unknown>;
+  /** The deployment's signature over the whole completion (temporal/signing.ts); checked by the validator. */
+  attestation?: Signature;
+  /** The person's own signature over the approval (domain/signatures.ts ApprovalAct), made with a key its party registered. */
+  clientSignature?: Signature;
 }
 
 export interface TaskCompleted {
@@ -81,6 +88,33 @@ export interface ProcessState {
 }
 
 export const completeTaskUpdate = defineUpdate<TaskCompleted, [TaskCompletion]>('completeTask');
+
+/**
+ * Sent by the API when a person of the task's party assigns it to one of its users (the API
+ * checked the assigner's and the assignee's roles); the run journals it and, from then on,
+ * accepts the task's completion from that user only (docs/ARCHITECTURE.md "Human tasks").
+ */
+export interface TaskAssignment {
+  taskId: string;
+  /** The user the task is assigned to, of the task's party. */
+  assigneeUserId: string;
+  /** Who assigns it, of the same party. */
+  userId: string;
+  partyId: string;
+  /** The API's signature over the act (temporal/signing.ts). */
+  attestation?: Signature;
+}
+export interface TaskAssigned {
+  taskId: string;
+  assigneeUserId: string;
+  at: string;
+}
+export const assignTaskUpdate = defineUpdate<TaskAssigned, [TaskAssignment]>('assignTask');
+
+/** The fields a refused completion names (`ApplicationFailure.details[0]` of a `CompletionRefused`). */
+export interface CompletionRefusalDetails {
+  fields: { path: string; message: string }[];
+}
 export const processStateQuery = defineQuery<ProcessState>('processState');
 
 /** Sent by the API when an agent of R's party takes the job (it may be taken again after a crash). */
@@ -95,6 +129,7 @@ export interface CancelRequest {
   reason: string;
   userId: string;
   partyId: string;
+  attestation?: Signature;
 }
 export const cancelProcessSignal = defineSignal<[CancelRequest]>('cancelProcess');
 
@@ -108,8 +143,22 @@ export interface IncidentAlert {
   receivedAt: string;
   /** `signature` (HMAC-signed webhook) or `agent:<agentId>` (an API key of the provider's monitoring agent). */
   via: string;
+  /** The monitoring system's id of the alert, when it gave one. */
+  alertId?: string;
 }
 export const incidentAlertSignal = defineSignal<[IncidentAlert]>('incidentAlert');
+
+/** Sent by the API when a signed alert this incident already received comes again within its window: journaled, never counted. */
+export interface AlertReplay {
+  alertKey: string;
+  /** `id:<alert id>` or `sig:<digest of the signed timestamp and body>`. */
+  nonce: string;
+  firstReceivedAt: string;
+  receivedAt: string;
+  /** Where the replay came from, as the API saw it (the client address). */
+  from?: string;
+}
+export const alertReplayedSignal = defineSignal<[AlertReplay]>('alertReplayed');
 
 /** An incident as its query shows it, beside the process state (which holds the SLA clock). */
 export interface IncidentState {

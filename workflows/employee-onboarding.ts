@@ -15,7 +15,7 @@ export interface EmployeeOnboardingResult {
   laptop?: { shipped: boolean; trackingNumber?: string };
 }
 
-const ShipmentConfirmation = z.object({ trackingNumber: z.string().min(3).max(64) });
+const ShipmentConfirmation = z.strictObject({ trackingNumber: z.string().min(3).max(64) });
 
 export async function employeeOnboarding(start: ProcessStart): Promise<EmployeeOnboardingResult> {
   return runProcess(start, PROCESSES['employee-onboarding'], async (run, input: EmployeeOnboardingInput) => {

@@ -11,10 +11,11 @@ import { isBreached, startClock, stopClock } from '../domain/sla-clock';
 import { Priority } from '../domain/terms';
 import type { ContractSlice } from '../domain/raci';
 import type { SlaRecordInput } from '../activities/engine';
-import { incidentAlertSignal, incidentStateQuery, type IncidentAlert, type IncidentState, type ProcessStart } from './definitions';
+import { alertReplayedSignal, incidentAlertSignal, incidentStateQuery, type IncidentAlert, type IncidentState, type ProcessStart } from './definitions';
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
 import type { JournalEntry } from './kernel/journal';
 import { runStep } from './step';
+import { admitSignal } from './signed-acts';
 
 export interface IncidentResult {
   priority: Priority;
@@ -100,6 +101,7 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
     };
     // signalWithStart delivers the opening alert first; later ones are repeats of the same thing.
     wf.setHandler(incidentAlertSignal, (alert) => {
+      if (!admitSignal(run, 'incidentAlert', alert)) return;
       state.alerts = { count: state.alerts.count + 1, lastAt: alert.receivedAt };
       const opening = state.alerts.count === 1 && input.source.kind === 'monitoring' && input.source.ref === alert.alertKey;
       const entry = { event: opening ? 'incident.alert-received' : 'incident.alert-repeated', actor: alert.via, data: { ...alert, count: state.alerts.count } };
@@ -111,6 +113,9 @@ export async function incident(start: ProcessStart): Promise<IncidentResult> {
       run.attestSoon(repeatsEntry(folding.pending, state.alerts.count));
       folding.pending = undefined;
     });
+
+    // A replayed signed alert was refused by the API (409): journaled as a security event, never counted.
+    wf.setHandler(alertReplayedSignal, (replay) => run.attestSoon({ event: 'security.alert-replayed', actor: 'signature', data: { ...replay } }));
 
     // Unknown assets stay in the details: routing by asset needs one of the contract's scope.
     const asset = input.asset !== undefined && run.slice.scope.assets.some((a) => a.id === input.asset) ? input.asset : undefined;

@@ -5,3 +5,4 @@ export { runbookInterpreter } from './runbook';
 export { backupRun } from './backup';
 export { restoreTest } from './restore-test';
 export { patchCycle } from './patch-cycle';
+export { contractProposal, contractExit } from './contract';

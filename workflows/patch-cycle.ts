@@ -9,6 +9,7 @@ import {
   actionDurations,
   assetsOutOfScope,
   batchesOf,
+  changeExceptionOf,
   batchNeedMs,
   changeWindow,
   checkApproval,
@@ -26,7 +27,7 @@ import type { OutboxInput } from '../activities/engine';
 import type { OpenIncidentInput, ProcessActivities } from '../activities/processes';
 import type { ProcessStart } from './definitions';
 import { nowIso, nowMs, runProcess, type ProcessRun } from './process';
-import { approveChange } from './patch-cycle-approval';
+import { approveChange, CHANGE_KEY } from './patch-cycle-approval';
 import { runBatch, type BatchProgress, type ServerFate } from './patch-cycle-batch';
 import { runStep } from './step';
 import { failureReason } from './kernel/failure';
@@ -38,6 +39,9 @@ const incidents = wf.proxyActivities<ProcessActivities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
+
+/** Runs recorded before exceptions were journaled (`change.exception`) keep their journal. */
+export const PATCH_CHANGE_EXCEPTION = 'change-exception';
 
 const SERVER_KEYS = ['vm.snapshot', 'vm.patch', 'vm.health-check', 'vm.restore-snapshot'] as const;
 
@@ -65,7 +69,11 @@ export async function patchCycle(start: ProcessStart): Promise<PatchCycleResult>
     if (saved) {
       cycle = await carryOut(run, input, typing, saved.approval, { resumable, saved });
     } else {
-      const details = { patches: input.patches, batchSize: input.batchSize, ...(input.standardChange !== undefined && { standardChange: input.standardChange }), ...(input.window !== undefined && { window: input.window }) };
+      // An exception to the contract (another window, other durations) is journaled with its reason and shown to the approver.
+      const asked = changeExceptionOf(input);
+      const exception = asked && wf.patched(PATCH_CHANGE_EXCEPTION) ? asked : undefined;
+      if (exception) run.note({ stepKey: CHANGE_KEY, event: 'change.exception', partyId: run.start.requestedBy.partyId, actor: `user:${run.start.requestedBy.userId}`, clause: typing.clause, data: { changeType: typing.type, ...exception } });
+      const details = { patches: input.patches, batchSize: input.batchSize, ...(input.standardChange !== undefined && { standardChange: input.standardChange }), ...(input.window !== undefined && { window: input.window }), ...(exception && { exception }) };
       const decision = await approveChange(run, typing, { title: `${input.patches} on ${input.assets.join(', ')}`, assets: input.assets, details });
       cycle = decision.approved ? await carryOut(run, input, typing, decision.approval, { resumable }) : { status: 'rejected' as const, servers: skipAll(input.assets, `change not approved: ${decision.reason}`) };
     }

@@ -7,11 +7,12 @@ import { getProcess, type ProcessDefinition } from '../domain/catalogue';
 import { businessKeyFor } from '../domain/schedules';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { EngineActivities, OutboxInput } from '../activities/engine';
-import { agentJobPickedUpSignal, cancelProcessSignal, completeTaskUpdate, processStateQuery, type ProcessStart } from './definitions';
+import { agentJobPickedUpSignal, assignTaskUpdate, cancelProcessSignal, completeTaskUpdate, processStateQuery, type ProcessStart } from './definitions';
 import { MandateStatus } from './search-attributes';
 import { ContinueAsNewRequested, ProcessRun } from './kernel/run';
 import { nowIso } from './kernel/time';
 import { contractReader } from './kernel/readers';
+import { admitCancel, admitSignal, admitStart } from './signed-acts';
 
 export { ProcessRun } from './kernel/run';
 export type { PendingTask } from './kernel/inbox';
@@ -37,6 +38,8 @@ const register = wf.proxyActivities<EngineActivities>({
  */
 export async function runProcess<I, O>(given: ProcessStart, definition: ProcessDefinition, body: (run: ProcessRun, input: I) => Promise<O>): Promise<O> {
   const durable = wf.patched(PATCH_DURABLE_WRITES);
+  // Only what this deployment sent for this process, signed where it names a person (docs/ARCHITECTURE.md "Trust boundaries").
+  const signers = await admitStart(given);
   const start = given.businessKey === '' ? await registerScheduledRun(given, durable) : given;
   if (!start) {
     // The period or day already ran (or the contract is not active): nothing to do, no journal.
@@ -44,17 +47,22 @@ export async function runProcess<I, O>(given: ProcessStart, definition: ProcessD
   }
   const slice = await contractReader.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
   const run = new ProcessRun(start, slice, durable);
+  run.inbox.signers = signers;
   wf.setHandler(processStateQuery, () => run.state);
-  wf.setHandler(agentJobPickedUpSignal, ({ jobId, agentId }) => run.jobs.pickedUp(jobId, agentId));
+  wf.setHandler(agentJobPickedUpSignal, (pickup) => {
+    if (admitSignal(run, 'agentJobPickedUp', pickup)) run.jobs.pickedUp(pickup.jobId, pickup.agentId);
+  });
   if (durable) {
     wf.setHandler(completeTaskUpdate, (c) => run.inbox.accept(c), { validator: (c) => run.inbox.validate(c) });
   } else {
     wf.setHandler(completeTaskUpdate, (c) => run.inbox.acceptLegacy(c), { validator: (c) => run.inbox.validate(c) });
   }
+  // Assignment is the run's too (issue 12 point 8): a new update, so no recorded history holds one.
+  wf.setHandler(assignTaskUpdate, (a) => run.inbox.assign(a), { validator: (a) => run.inbox.validateAssignment(a) });
   // The API signals who cancels and why, then asks Temporal to cancel the run.
   let cancelled: { reason: string; userId: string; partyId: string } | undefined;
   wf.setHandler(cancelProcessSignal, (request) => {
-    cancelled ??= request;
+    if (admitCancel(run, signers, request)) cancelled ??= { reason: request.reason, userId: request.userId, partyId: request.partyId };
   });
 
   if (!start.resume) {

@@ -20,6 +20,11 @@ export interface StepSpec {
   params?: Record<string, unknown>;
   /** What a person completing the execute task must submit. */
   completion?: z.ZodType;
+  /**
+   * R's task is a signature (kind `sign`): completed by a signatory of R's party who is not the
+   * requester, with decision approve (sign) or reject (decline); the step's output says which.
+   */
+  signature?: boolean;
   /** The requester already did this step by starting the process (when R is their party). */
   doneByRequester?: boolean;
   /**

@@ -202,12 +202,13 @@ async function execute(run: ProcessRun, step: ResolvedStep, spec: StepSpec, dead
       const task =
         resumed ??
         run.inbox.open(
-          { kind: 'execute', stepKey: step.activityKey, partyId: r.party, team: r.team, title: spec.title, payload: spec.details ?? {}, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
+          { kind: spec.signature ? 'sign' : 'execute', stepKey: step.activityKey, partyId: r.party, team: r.team, title: spec.title, payload: spec.details ?? {}, dueAt: iso(deadlines.dueAt), hardDeadlineAt: iso(deadlines.hardAt) },
           step.clause,
           spec.completion,
         );
       const answered = await waitForTask(run, step, task, deadlines, { opened: resumed !== undefined });
       if (!answered) return { outcome: 'expired', reason: 'hard deadline passed without completion' };
+      if (task.opening.kind === 'sign' && task.answer?.decision !== 'approve') return { outcome: 'rejected', reason: `declined by ${task.answer?.userId ?? 'unknown'}`, output: task.answer?.payload, completedBy: task.answer?.userId };
       return { outcome: 'done', output: task.answer?.payload, completedBy: task.answer?.userId };
     }
     case 'agent':

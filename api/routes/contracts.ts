@@ -2,12 +2,12 @@ import type { Router } from 'express';
 import { listContractsPage } from '../../db/contracts';
 import type { ApiDeps } from '../app';
 import type { ApiSpec } from '../spec';
-import { ContractDocumentBody, ContractPage, ContractParams, ContractQuery, ContractVersionView, ContractView, CoverageView, TerminateBody, VersionParams } from '../schemas/contracts';
-import { activateContract, amendContract, contractCoverage, createDraft, documentFor, terminateContract, visibleContract, visibleVersion } from '../services/contracts';
+import { ContractDocumentBody, ContractPage, ContractParams, ContractQuery, ContractVersionView, ContractView, CoverageView, NoticeView, ProposedContractView, TerminateBody, VersionParams } from '../schemas/contracts';
+import { amendContract, contractCoverage, createDraft, documentFor, giveNotice, visibleContract, visibleVersion } from '../services/contracts';
 import { contractVersionView, contractView, decodeCursor, encodeCursor } from '../views';
 
 const writeResponses = {
-  403: { description: 'Only a user of the provider with the admin or operator role writes contracts' },
+  403: { description: 'Only a user of the provider with the admin or operator role proposes contracts' },
 } as const;
 
 export function contractRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
@@ -16,20 +16,21 @@ export function contractRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): vo
     {
       method: 'post',
       path: '/contracts',
-      summary: 'Create a draft contract from a contract document',
-      description: 'The document is validated as a whole; each issue names its JSON pointer in `errors[].path`. Parties, users and agents of the document are created or updated, but a party never changes kind and a user or agent never changes party (422).',
+      summary: 'Propose a new contract: a draft until a signatory of the provider and one of the client sign it',
+      description:
+        'The document is validated as a whole; each issue names its JSON pointer in `errors[].path`. The draft is at version 1 (`proposed`) and a `contract-proposal` process asks a signatory of the provider, then one of the client, to sign (tasks of kind `sign`; the proposer cannot sign). Both signatures put the contract in `transition`; the client\'s transition sign-off makes it `active`. Parties the document brings in are created with their users and agents; the users, roles and agents of a party that exists are never created or changed by a document, and no document grants `signatory` (422).',
       tags: ['contracts'],
       body: ContractDocumentBody,
       responses: {
-        201: { description: 'The draft, at version 1', schema: ContractView },
+        201: { description: 'The draft, at version 1, and the proposal awaiting signatures', schema: ProposedContractView },
         ...writeResponses,
         409: { description: 'A contract with this id exists' },
-        422: { description: 'The document conflicts with existing parties, or names another provider' },
+        422: { description: "The document conflicts with existing parties, changes an existing party's people, grants signatory, or names another provider" },
       },
     },
     async ({ res, body, principal }) => {
-      const contract = await createDraft(deps, principal, body.document);
-      res.status(201).location(`/v1/contracts/${encodeURIComponent(contract.id)}`).json(contractView(contract));
+      const { contract, processId } = await createDraft(deps, principal, body.document);
+      res.status(201).location(`/v1/contracts/${encodeURIComponent(contract.id)}`).json({ ...contractView(contract), proposal: { version: 1, processId } });
     },
   );
 
@@ -74,22 +75,23 @@ export function contractRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): vo
     {
       method: 'post',
       path: '/contracts/{contractId}/versions',
-      summary: 'Amend a contract: a new immutable version becomes current',
-      description: 'Running processes keep the version they started with. The amendment keeps the contract id, its provider, client and currency.',
+      summary: 'Propose an amendment: a new immutable version, in force once both parties signed it',
+      description:
+        'The version is `proposed` and a `contract-proposal` process asks a signatory of the provider, then one of the client, to sign; until both did, the version in force stays (a draft points at its latest proposal). Both signatures make it current; running processes keep the version they started with; schedules follow once. One proposal at a time. The amendment keeps the contract id, its provider, client and currency, and never changes the people of an existing party.',
       tags: ['contracts'],
       params: ContractParams,
       body: ContractDocumentBody,
       responses: {
-        201: { description: 'The new version', schema: ContractVersionView },
+        202: { description: 'The proposed version; `proposalProcessId` collects the signatures', schema: ContractVersionView },
         ...writeResponses,
-        409: { description: 'The contract is terminated' },
-        422: { description: 'The amendment changes the id, provider, client or currency, or conflicts with existing parties' },
+        409: { description: 'The contract is ending or terminated, or another proposal waits for signatures' },
+        422: { description: "The amendment changes the id, provider, client or currency, conflicts with existing parties or changes an existing party's people" },
       },
     },
     async ({ res, params, body, principal }) => {
       const { contract, version } = await amendContract(deps, principal, params.contractId, body.document);
       res
-        .status(201)
+        .status(202)
         .location(`/v1/contracts/${encodeURIComponent(contract.id)}/versions/${version.version}`)
         .json(contractVersionView(version, documentFor(principal, contract, version.document)));
     },
@@ -99,30 +101,22 @@ export function contractRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): vo
     router,
     {
       method: 'post',
-      path: '/contracts/{contractId}/activate',
-      summary: 'Activate a contract (from draft or transition)',
-      tags: ['contracts'],
-      params: ContractParams,
-      responses: { 200: { description: 'The active contract', schema: ContractView }, ...writeResponses, 409: { description: 'The status does not allow it; `status` is the current one' } },
-    },
-    async ({ res, params, principal }) => {
-      res.json(contractView(await activateContract(deps, principal, params.contractId)));
-    },
-  );
-
-  spec.route(
-    router,
-    {
-      method: 'post',
       path: '/contracts/{contractId}/terminate',
-      summary: 'Terminate a contract: its processes can no longer be started',
+      summary: 'Give notice of termination: the exit process (reversibility) ends the contract',
+      description:
+        "By an operator or admin of the provider or of the client, as the contract's `termination.by` allows (both when it is silent). A `contract-exit` process puts the contract in `reversibility` and, once a signatory of the client signed the exit off (or at the exit's hard deadline), sets it `terminated` and deletes its schedules.",
       tags: ['contracts'],
       params: ContractParams,
       body: TerminateBody,
-      responses: { 200: { description: 'The terminated contract', schema: ContractView }, ...writeResponses, 409: { description: 'Already terminated; `status` is the current one' } },
+      responses: {
+        202: { description: 'Notice given; the exit process runs', schema: NoticeView },
+        403: { description: 'Not an operator or admin of a party the contract lets give notice' },
+        409: { description: 'The contract is not signed, or is ending already; `status` is the current one' },
+      },
     },
     async ({ res, params, body, principal }) => {
-      res.json(contractView(await terminateContract(deps, principal, params.contractId, body.reason)));
+      const { contract, processId } = await giveNotice(deps, principal, params.contractId, body.reason);
+      res.status(202).json({ ...contractView(contract), exit: { processId } });
     },
   );
 

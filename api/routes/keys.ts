@@ -7,6 +7,8 @@ import { notFound } from '../errors';
 import { withIdempotency } from '../idempotency';
 import type { ApiSpec } from '../spec';
 import { ApiKeyPage, IdempotencyHeader, IssueApiKey, IssuedApiKey, KeyParams, PageQuery, PartyParams } from '../schemas/admin';
+import { mayGrantRoles } from '../../domain/authorization';
+import { authorize } from '../services/authorize';
 import { addApiKey, administeredParty, apiKeyView, decodeCreatedCursor } from '../services/admin';
 import { encodeCursor } from '../views';
 
@@ -28,12 +30,14 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       headers: IdempotencyHeader,
       responses: {
         201: { description: 'Issued', schema: IssuedApiKey },
-        403: { description: 'Not an admin of that party or of the provider' },
+        403: { description: 'Not an admin of that party' },
         422: { description: 'Unknown holder, roles the holder does not have, or an Idempotency-Key reused with another body' },
       },
     },
     async ({ req, res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
+      // A key that signs for a party is issued by that party's own admins only.
+      authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
       await withIdempotency({ db, secretBox }, { req, res, principal }, async (trx) => {
         const issued = await addApiKey(trx, params.partyId, body);
         return { status: 201, body: issued, location: `/v1/parties/${params.partyId}/keys/${issued.id}` };
@@ -50,7 +54,7 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       tags: ['administration'],
       params: PartyParams,
       query: PageQuery,
-      responses: { 200: { description: 'A page of keys, oldest first', schema: ApiKeyPage }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 200: { description: 'A page of keys, oldest first', schema: ApiKeyPage }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
@@ -70,7 +74,7 @@ export function keyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       description: 'Takes effect at once (the next request with it is 401). Revoking a revoked key is 204 again.',
       tags: ['administration'],
       params: KeyParams,
-      responses: { 204: { description: 'Revoked' }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 204: { description: 'Revoked' }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, principal }) => {
       await administeredParty(db, principal, params.partyId);

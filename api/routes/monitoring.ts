@@ -2,17 +2,20 @@
 // Two ways in: a body signed with the contract's monitoring secret (`Mandate-Signature`,
 // like Mandate's own webhooks), or an API key of the provider's monitoring agent.
 import type { IncomingMessage } from 'node:http';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { Principal } from '../../db/api-keys';
 import { getContract } from '../../db/contracts';
 import type { ApiDeps } from '../app';
 import { maySendAlert } from '../../domain/authorization';
-import { notFound, unauthorized } from '../errors';
+import { conflict, notFound, unauthorized } from '../errors';
 import type { ApiSpec } from '../spec';
 import { ProcessView } from '../schemas';
 import { authorize } from '../services/authorize';
-import { receiveAlert, verifySignature, type AlertSender } from '../services/incidents';
+import { alertNonce, receiveAlert, SIGNATURE_TOLERANCE_S, signedAt, verifySignature, type AlertSender } from '../services/incidents';
+import { claimAlertNonce, pruneAlertNonces, recordAlertNonceProcess, releaseAlertNonce } from '../../db/alert-nonces';
+import { alertReplayedSignal, type AlertReplay } from '../../workflows/definitions';
 import { processView } from '../views';
 
 declare module 'express-serve-static-core' {
@@ -35,6 +38,11 @@ const AlertBody = z
     description: z.string().max(5000).optional(),
     priority: z.enum(['P1', 'P2', 'P3', 'P4']).optional().openapi({ description: "The monitoring's severity as a priority; triage sets the one that counts." }),
     asset: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional().openapi({ description: "An asset of the contract's scope." }),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'letters, digits and . _ : - (1 to 200)')
+      .optional()
+      .openapi({ description: "The monitoring system's id of this alert. A signed alert is accepted once per id within the signature's window (without an id: once per signed timestamp and body); a replay is 409 and journaled." }),
   })
   .strict()
   .openapi('MonitoringAlert');
@@ -61,16 +69,57 @@ export function monitoringRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): 
         200: { description: 'Added to the open incident of this alert key', schema: ProcessView },
         401: { description: 'Neither a valid signature nor an API key' },
         403: { description: 'The key is not an agent key of the provider' },
+        409: { description: 'A replay: this signed alert (its id, or its signed timestamp and body) was received already within its window; journaled in its incident' },
         422: { description: 'Contract not active, or not covering incidents' },
         503: { description: 'The incident was closing: send the alert again' },
       },
     },
     async ({ req, res, params, body }) => {
       const sender = await authenticateAlert(deps, req.principal, params.contractId, req.get('mandate-signature'), req.rawBody);
-      const { process, created } = await receiveAlert(deps, params.contractId, body, sender);
+      // A signed alert is accepted once: its nonce is claimed before anything runs (issue 12 point 10).
+      const once = sender.via === 'signature' ? await acceptOnce(deps, params.contractId, body, req.get('mandate-signature'), req.rawBody, req.ip) : undefined;
+      let received: Awaited<ReturnType<typeof receiveAlert>>;
+      try {
+        received = await receiveAlert(deps, params.contractId, body, sender);
+      } catch (err) {
+        // Nothing reached an incident: the same signed alert may be sent again.
+        if (once) await releaseAlertNonce(deps.db, once).catch(() => undefined);
+        throw err;
+      }
+      const { process, created } = received;
+      if (once) await recordAlertNonceProcess(deps.db, { ...once, processId: process.id });
       res.status(created ? 201 : 200).location(`/v1/processes/${encodeURIComponent(process.id)}`).json(processView(process));
     },
   );
+}
+
+/**
+ * Claims the signed alert's nonce for its window (in PostgreSQL: every API node sees it). A
+ * replay is refused with 409 and journaled in the incident the first delivery reached.
+ */
+async function acceptOnce(deps: ApiDeps, contractId: string, alert: { alertKey: string; id?: string }, signature: string | undefined, rawBody: Buffer | undefined, from: string | undefined): Promise<{ contractId: string; nonce: string }> {
+  const t = signedAt(signature);
+  if (t === undefined || !rawBody) throw unauthorized('the Mandate-Signature is missing, expired or does not match a monitoring secret of this contract');
+  const nonce = alertNonce(alert.id, t, rawBody);
+  // Remembered until the signature's window has passed for both the signed time and now.
+  const expiresAt = new Date((Math.max(t, Math.floor(Date.now() / 1000)) + SIGNATURE_TOLERANCE_S + 1) * 1000);
+  void pruneAlertNonces(deps.db).catch(() => undefined);
+  const claim = await claimAlertNonce(deps.db, { contractId, nonce, expiresAt });
+  if (claim.fresh) return { contractId, nonce };
+  const replay: AlertReplay = { alertKey: alert.alertKey, nonce, firstReceivedAt: claim.receivedAt.toISOString(), receivedAt: new Date().toISOString(), ...(from !== undefined && { from }) };
+  deps.log.warn({ contractId, ...replay, processId: claim.processId }, 'a signed monitoring alert was replayed: refused');
+  if (claim.processId) {
+    await deps.temporal.client.workflow
+      .getHandle(claim.processId)
+      .signal(alertReplayedSignal, replay)
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err: (err as Error).message, processId: claim.processId }, 'the replay could not be journaled in its incident');
+      });
+  }
+  throw conflict(`this signed alert was received already at ${replay.firstReceivedAt}: a signed alert is accepted once${alert.id !== undefined ? ' per id' : ''} within its ${SIGNATURE_TOLERANCE_S} s window`, {
+    replay: true,
+    ...(claim.processId !== null && { processId: claim.processId }),
+  });
 }
 
 async function authenticateAlert(deps: ApiDeps, principal: Principal | undefined, contractId: string, signature: string | undefined, rawBody: Buffer | undefined): Promise<AlertSender> {

@@ -3,8 +3,10 @@ import type { Router } from 'express';
 import { listAgentsPage, listUsersPage } from '../../db/parties';
 import type { ApiDeps } from '../app';
 import type { ApiSpec } from '../spec';
-import { AgentPage, AgentView, CreateAgent, CreateParty, CreateUser, PageQuery, PartyPage, PartyParams, PartyView, UserPage, UserView } from '../schemas/admin';
-import { addAgent, addParty, addUser, administeredParty, agentView, partyView, userView, visiblePartiesPage, visibleParty } from '../services/admin';
+import { AgentPage, AgentView, ChangeUser, CreateAgent, CreateParty, CreateUser, InviteFirstAdmin, InvitedFirstAdmin, PageQuery, PartyPage, PartyParams, PartyView, UserPage, UserParams, UserView } from '../schemas/admin';
+import { addAgent, addParty, addUser, administeredParty, agentView, changeUser, inviteFirstAdmin, partyView, userView, visiblePartiesPage, visibleParty } from '../services/admin';
+import { mayGrantRoles } from '../../domain/authorization';
+import { authorize } from '../services/authorize';
 import { decodeCursor, encodeCursor } from '../views';
 
 /** The last id of the previous page, from the `after` cursor (400 when malformed). */
@@ -20,7 +22,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
       method: 'post',
       path: '/parties',
       summary: 'Create a party',
-      description: 'Provider admins and MANDATE_ADMIN_KEY only. One provider per deployment: the bootstrap key creates it first.',
+      description: "Provider admins and MANDATE_ADMIN_KEY only. One provider per deployment: the bootstrap key creates it first. A client's or vendor's users are then its own admins' business: the provider invites its first admin (`POST /v1/parties/{partyId}/first-admin`).",
       tags: ['administration'],
       body: CreateParty,
       responses: {
@@ -64,15 +66,65 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
     router,
     {
       method: 'post',
+      path: '/parties/{partyId}/first-admin',
+      summary: "Invite a party's first admin",
+      description:
+        "Provider admins and MANDATE_ADMIN_KEY, once per party: while the party has no admin. Creates the user with the role `admin` and returns its key in clear this once; from then on only the party's own admins create, change and key its users and agents.",
+      tags: ['administration'],
+      params: PartyParams,
+      body: InviteFirstAdmin,
+      responses: {
+        201: { description: 'Invited', schema: InvitedFirstAdmin },
+        403: { description: 'Not an admin of the provider' },
+        409: { description: 'The party has an admin already, or the user id is taken' },
+      },
+    },
+    async ({ res, params, body, principal }) => {
+      const invited = await inviteFirstAdmin(db, principal, params.partyId, body);
+      res.status(201).location(`/v1/parties/${params.partyId}/users/${invited.user.id}`).json(invited);
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'patch',
+      path: '/parties/{partyId}/users/{userId}',
+      summary: "Change a user's name, team or roles",
+      description: "The party's own admins. The user's keys act at once with the roles they were issued with that the user still holds. The last admin of a party keeps the role (409).",
+      tags: ['administration'],
+      params: UserParams,
+      body: ChangeUser,
+      responses: {
+        200: { description: 'Changed', schema: UserView },
+        403: { description: 'Not an admin of that party' },
+        409: { description: 'The change would leave the party without an admin' },
+      },
+    },
+    async ({ res, params, body, principal }) => {
+      await administeredParty(db, principal, params.partyId);
+      if (body.roles) authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
+      const user = await changeUser(db, params.partyId, params.userId, body);
+      // This node reads the user's keys again now; the others when the notification reaches them.
+      deps.principalCache?.onNotify(`user:${user.id}`);
+      res.json(userView(user));
+    },
+  );
+
+  spec.route(
+    router,
+    {
+      method: 'post',
       path: '/parties/{partyId}/users',
       summary: 'Add a user to a party',
       tags: ['administration'],
       params: PartyParams,
       body: CreateUser,
-      responses: { 201: { description: 'Created', schema: UserView }, 403: { description: 'Not an admin of that party or of the provider' }, 409: { description: 'The user id is taken' } },
+      responses: { 201: { description: 'Created', schema: UserView }, 403: { description: 'Not an admin of that party' }, 409: { description: 'The user id is taken' } },
     },
     async ({ res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
+      authorize(mayGrantRoles({ actor: principal, partyId: params.partyId, roles: body.roles }));
       res.status(201).json(userView(await addUser(db, params.partyId, body)));
     },
   );
@@ -86,7 +138,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
       tags: ['administration'],
       params: PartyParams,
       query: PageQuery,
-      responses: { 200: { description: 'A page of users, by id', schema: UserPage }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 200: { description: 'A page of users, by id', schema: UserPage }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
@@ -104,7 +156,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
       tags: ['administration'],
       params: PartyParams,
       body: CreateAgent,
-      responses: { 201: { description: 'Created', schema: AgentView }, 403: { description: 'Not an admin of that party or of the provider' }, 409: { description: 'The agent id is taken' } },
+      responses: { 201: { description: 'Created', schema: AgentView }, 403: { description: 'Not an admin of that party' }, 409: { description: 'The agent id is taken' } },
     },
     async ({ res, params, body, principal }) => {
       await administeredParty(db, principal, params.partyId);
@@ -121,7 +173,7 @@ export function partyRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void 
       tags: ['administration'],
       params: PartyParams,
       query: PageQuery,
-      responses: { 200: { description: 'A page of agents, by id', schema: AgentPage }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 200: { description: 'A page of agents, by id', schema: AgentPage }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);

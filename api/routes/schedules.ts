@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { pauseSchedule, resumeSchedule, triggerSchedule } from '../../temporal/schedules';
+import { pauseSchedule, resumeSchedule, triggerScheduleAs } from '../../temporal/schedules';
 import type { ApiDeps } from '../app';
 import type { ApiSpec } from '../spec';
 import { PauseScheduleBody, ResumeScheduleBody, ScheduleList, ScheduleView } from '../schemas/schedules';
@@ -92,14 +92,16 @@ export function scheduleRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): vo
       method: 'post',
       path: '/contracts/{contractId}/schedules/{name}/trigger',
       summary: 'Run a schedule now',
-      description: 'The run takes its business key from now: a billing period or a day already run is not run twice.',
+      description:
+        'The run takes its business key from now: a billing period or a day already run is not run twice. The caller is the run\'s requester: four-eyes keeps them from approving it, and the journal names them.',
       tags: ['schedules'],
       params: ScheduleParams,
       responses: { 202: { description: 'The run was asked for', schema: ScheduleView }, ...operatorOnly },
     },
     async ({ res, params, principal }) => {
       const { document, schedule } = await operableSchedule(deps, principal, params.contractId, params.name);
-      await triggerSchedule(deps.temporal.client, params.contractId, params.name);
+      // The person who asks is the run's requester (four-eyes, the journal), not `schedule:<name>`.
+      await triggerScheduleAs(deps.temporal.client, params.contractId, params.name, { userId: principal.userId!, partyId: principal.partyId });
       res.status(202).json(scheduleView(await scheduleState(deps, document, schedule)));
     },
   );

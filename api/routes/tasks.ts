@@ -22,11 +22,22 @@ const TaskQuery = z
   .strict();
 const TaskParams = z.object({ taskId: z.string().min(1) });
 const ReassignBody = z.object({ userId: z.string().min(1) }).strict().openapi('ReassignTask');
+const ClientSignature = z
+  .object({
+    keyId: z.string().min(1).max(100),
+    signature: z.string().regex(/^[0-9a-fA-F]{128}$/, 'expected 64 bytes in hex'),
+  })
+  .strict()
+  .openapi('ClientSignature');
 const CompleteBody = z
   .object({
-    decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval tasks only.' }),
+    decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Approval and signature tasks only (for a `sign` task: approve = sign, reject = decline).' }),
     comment: z.string().max(2000).optional(),
     payload: z.record(z.string(), z.unknown()).optional().openapi({ description: 'What the step asks for, e.g. `{ "trackingNumber": "…" }`.' }),
+    clientSignature: ClientSignature.optional().openapi({
+      description:
+        "The approver's own Ed25519 signature (cli/sign.ts) over the approval's canonical JSON (README \"Security model\"), with a key its party's admins registered. Required on approvals of a party that registered signing keys.",
+    }),
   })
   .strict()
   .openapi('CompleteTask');
@@ -81,7 +92,8 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
       responses: {
         200: { description: 'Done', schema: TaskView },
         202: { description: 'Claimed; the process has not confirmed yet. The task stays `completing` and is delivered again.', schema: TaskView },
-        403: { description: 'An agent key cannot complete tasks' },
+        400: { description: 'A field outside what the step asks for (its completion schema; a decision and a comment for a task without one), named' },
+        403: { description: 'An agent key cannot complete tasks; a task assigned to another user is reassigned first' },
         409: { description: 'Already completed, expired or being completed' },
         422: { description: 'The process refused the completion (role, four-eyes, payload); the task is open again' },
       },
@@ -106,11 +118,12 @@ export function taskRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): void {
         200: { description: 'The task, assigned', schema: TaskView },
         403: { description: 'Only an admin or operator of the party (or an approver, for approvals) reassigns' },
         409: { description: 'The task is no longer open' },
-        422: { description: 'The user is not of my party or cannot complete this kind of task' },
+        422: { description: 'The user is not of my party, cannot complete this kind of task, or requested the process (approvals)' },
       },
     },
     async ({ res, params, body, principal }) => {
-      res.json(taskView(await reassignTask(deps.db, principal, params.taskId, body.userId)));
+      const taskDeps = { db: deps.db, client: deps.temporal.client, log: deps.log, updateWaitMs: deps.updateWaitMs ?? 10_000 };
+      res.json(taskView(await reassignTask(taskDeps, principal, params.taskId, body.userId)));
     },
   );
 }

@@ -27,7 +27,7 @@ export function webhookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       headers: IdempotencyHeader,
       responses: {
         201: { description: 'Subscribed', schema: CreatedWebhook },
-        403: { description: 'Not an admin of that party or of the provider' },
+        403: { description: 'Not an admin of that party' },
         422: { description: 'An Idempotency-Key reused with another body' },
         503: { description: 'No key to seal secrets is configured' },
       },
@@ -52,7 +52,7 @@ export function webhookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       tags: ['administration'],
       params: PartyParams,
       query: PageQuery,
-      responses: { 200: { description: 'A page of subscriptions, oldest first', schema: WebhookPage }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 200: { description: 'A page of subscriptions, oldest first', schema: WebhookPage }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, query, principal }) => {
       await administeredParty(db, principal, params.partyId);
@@ -72,7 +72,7 @@ export function webhookRoutes(deps: ApiDeps, spec: ApiSpec, router: Router): voi
       description: 'Nothing more is sent to it; disabling it again is 204.',
       tags: ['administration'],
       params: WebhookParams,
-      responses: { 204: { description: 'Disabled' }, 403: { description: 'Not an admin of that party or of the provider' } },
+      responses: { 204: { description: 'Disabled' }, 403: { description: 'Not an admin of that party' } },
     },
     async ({ res, params, principal }) => {
       await administeredParty(db, principal, params.partyId);

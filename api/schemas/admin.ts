@@ -10,8 +10,9 @@ const Iso = z.string().openapi({ format: 'date-time', example: '2027-02-01T08:30
 export const Slug = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'a slug: lowercase letters, digits and inner hyphens (1 to 64)');
-export const UserRole = z.enum(['admin', 'operator', 'approver', 'viewer']);
-export const KeyRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent']);
+/** `signatory` is granted only by the party's own admins (domain/authorization.ts mayGrantRoles). */
+export const UserRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'signatory']);
+export const KeyRole = z.enum(['admin', 'operator', 'approver', 'viewer', 'agent', 'signatory']);
 
 const distinct = (values: readonly string[]) => new Set(values).size === values.length;
 
@@ -48,6 +49,25 @@ export const CreateUser = z
   })
   .openapi('CreateUser');
 export type CreateUser = z.infer<typeof CreateUser>;
+
+export const ChangeUser = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    roles: z.array(UserRole).min(1).refine(distinct, 'each role once').optional().openapi({ description: "The user's roles from now on: its keys act with those they were issued with that it still holds." }),
+    team: z.string().trim().min(1).max(64).optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, { message: 'give at least one of name, roles or team' })
+  .openapi('ChangeUser');
+export type ChangeUser = z.infer<typeof ChangeUser>;
+
+export const InviteFirstAdmin = z
+  .strictObject({
+    id: Slug.openapi({ example: 'u-dsi-admin' }),
+    name: z.string().trim().min(1).max(200).optional(),
+    team: z.string().trim().min(1).max(64).optional(),
+  })
+  .openapi('InviteFirstAdmin');
+export type InviteFirstAdmin = z.infer<typeof InviteFirstAdmin>;
 
 export const CreateAgent = z
   .strictObject({ id: Slug.openapi({ example: 'martin-agent-lyon' }), site: z.string().trim().min(1).max(128).optional() })
@@ -114,6 +134,10 @@ export const ApiKeyView = z
 export const IssuedApiKey = ApiKeyView.extend({ key: z.string().openapi({ description: 'The key in clear: shown this once, never again.' }) }).openapi('IssuedApiKey');
 export const ApiKeyPage = z.object({ items: z.array(ApiKeyView), next: z.string().nullable() }).openapi('ApiKeyPage');
 
+export const InvitedFirstAdmin = z
+  .object({ user: UserView, key: IssuedApiKey })
+  .openapi('InvitedFirstAdmin', { description: 'The first admin and its key, in clear this once: hand it over; the admin issues its own keys and revokes this one.' });
+
 export const WebhookView = z
   .object({ id: z.string(), partyId: z.string(), url: z.string(), events: z.array(z.string()), createdAt: Iso, disabledAt: Iso.nullable() })
   .openapi('WebhookSubscription');
@@ -126,6 +150,7 @@ export const WebhookPage = z.object({ items: z.array(WebhookView), next: z.strin
 export const PageQuery = ContractQuery.pick({ limit: true, after: true });
 
 export const PartyParams = z.object({ partyId: z.string().min(1).max(128) });
+export const UserParams = PartyParams.extend({ userId: z.string().min(1).max(128) });
 export const KeyParams = PartyParams.extend({ keyId: z.string().min(1).max(128) });
 export const WebhookParams = PartyParams.extend({ webhookId: z.string().min(1).max(128) });
 export const IdempotencyHeader = z.object({

@@ -20,12 +20,24 @@ export const ContractView = z
   })
   .openapi('Contract');
 
+export const ProposedContractView = ContractView.extend({
+  proposal: z.object({ version: z.number().int(), processId: z.string() }).openapi({ description: 'The proposal both parties sign before anything changes.' }),
+}).openapi('ProposedContract');
+
+export const NoticeView = ContractView.extend({
+  exit: z.object({ processId: z.string() }).openapi({ description: 'The exit process: the contract is in reversibility until it ends.' }),
+}).openapi('ContractNotice');
+
 export const ContractPage = z.object({ items: z.array(ContractView), next: z.string().nullable() }).openapi('ContractPage');
 
 export const ContractVersionView = z
   .object({
     contractId: z.string(),
     version: z.number().int(),
+    state: z.enum(['proposed', 'signed', 'declined']).openapi({ description: 'proposed until a signatory of the provider and one of the client signed it (signed); declined when the proposal ended otherwise.' }),
+    documentSha256: z.string().nullable().openapi({ description: 'SHA-256 of the canonical JSON of the document: what the signatories sign.' }),
+    proposalProcessId: z.string().nullable().openapi({ description: 'The contract-proposal process collecting the signatures.' }),
+    decidedAt: Iso.nullable(),
     createdBy: z.string().nullable(),
     createdAt: Iso,
     document: z.unknown().openapi({ description: 'The contract document of this version; `pricing` only for the provider and the client.' }),

@@ -1,6 +1,7 @@
-// Who administers what (docs/ARCHITECTURE.md "Trust boundaries"): the provider's admins (and the
-// bootstrap MANDATE_ADMIN_KEY) administer every party; a party's own admins administer its
-// users, agents, keys and webhooks. A party the caller cannot see is 404, one it can see
+// Who administers what (docs/ARCHITECTURE.md "Trust boundaries"): each party's own admins
+// administer its users, agents, keys and webhooks. The provider's admins (and the bootstrap
+// MANDATE_ADMIN_KEY) create parties and invite a party's first admin, once; after that they
+// administer nothing of another party. A party the caller cannot see is 404, one it can see
 // but not administer is 403.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -9,10 +10,12 @@ import { createAgent, createParty, createUser, findProviderParty, getAgent, getP
 import type { AgentRow, PartyRow, Schema, UserRow, WebhookSubscriptionRow } from '../../db/schema';
 import type { SecretBox } from '../../db/secret-box';
 import { createWebhookSubscription } from '../../db/webhooks';
-import { isProviderAdmin, mayAdministerParty, mayCreateParty, mayIssueKey } from '../../domain/authorization';
+import { isProviderAdmin, mayAdministerParty, mayCreateParty, mayInviteFirstAdmin, mayIssueKey } from '../../domain/authorization';
 import { badRequest, conflict, notFound, unprocessable } from '../errors';
 import { authorize } from './authorize';
-import type { CreateAgent, CreateParty, CreateUser, CreateWebhook, IssueApiKey } from '../schemas/admin';
+import type { ChangeUser, CreateAgent, CreateParty, CreateUser, CreateWebhook, InviteFirstAdmin, IssueApiKey } from '../schemas/admin';
+import { inTransaction } from '../../db/transaction';
+import { sql } from 'kysely';
 import { decodeCursor } from '../views';
 
 const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
@@ -76,6 +79,68 @@ export async function addUser(db: Kysely<Schema>, partyId: string, input: Create
   const user = await createUser(db, { id: input.id, partyId, name: input.name, roles: input.roles, team: input.team });
   if (!user) throw conflict(`user ${input.id} exists`);
   return user;
+}
+
+/**
+ * The provider's one act in another party's administration: its first admin, with a key the
+ * provider hands over (the admin then issues its own keys and revokes this one). Refused once
+ * the party has an admin; a party always keeps one (changeUser), so this never reopens.
+ */
+export async function inviteFirstAdmin(db: Kysely<Schema>, principal: Principal, partyId: string, input: InviteFirstAdmin) {
+  await visibleParty(db, principal, partyId);
+  return inTransaction(db, async (trx) => {
+    // Serializes invitations to one party: two concurrent ones cannot both see "no admin".
+    await sql`SELECT id FROM parties WHERE id = ${partyId} FOR UPDATE`.execute(trx);
+    const hasAdmin = (await countAdmins(trx, partyId)) > 0;
+    const invitable = mayInviteFirstAdmin({ actor: principal, party: { id: partyId, hasAdmin } });
+    if (!invitable.ok) {
+      if (hasAdmin && isProviderAdmin(principal)) throw conflict(invitable.reason);
+      authorize(invitable);
+    }
+    const user = await createUser(trx, { id: input.id, partyId, name: input.name, roles: ['admin'], team: input.team });
+    if (!user) throw conflict(`user ${input.id} exists`);
+    const issued = await issueApiKey(trx, { partyId, userId: user.id, roles: ['admin'] });
+    const row = await getApiKey(trx, partyId, issued.id);
+    return { user: userView(user), key: { ...apiKeyView(row!), key: issued.key } };
+  });
+}
+
+async function countAdmins(db: Kysely<Schema>, partyId: string): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('party_id', '=', partyId)
+    .where(sql<boolean>`'admin' = ANY(roles)`)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Changes a user's name, team or roles (its own party's admins). Its keys keep their roles but
+ * act with those the user still holds (db/api-keys.ts), from the next request on. The last admin
+ * of a party keeps the role: a party without one could only be given one by the provider.
+ */
+export async function changeUser(db: Kysely<Schema>, partyId: string, userId: string, input: ChangeUser): Promise<UserRow> {
+  return inTransaction(db, async (trx) => {
+    await sql`SELECT id FROM parties WHERE id = ${partyId} FOR UPDATE`.execute(trx);
+    const user = await getUser(trx, userId);
+    if (!user || user.party_id !== partyId) throw notFound(`user ${userId}`);
+    if (input.roles && user.roles.includes('admin') && !input.roles.includes('admin') && (await countAdmins(trx, partyId)) <= 1) {
+      throw conflict(`user ${userId} is the last admin of party ${partyId}: make another user admin first`);
+    }
+    const row = await trx
+      .updateTable('users')
+      .set({
+        ...(input.roles !== undefined ? { roles: input.roles } : {}),
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.team !== undefined ? { team: input.team } : {}),
+      })
+      .where('id', '=', userId)
+      .where('party_id', '=', partyId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return row;
+  });
 }
 
 export async function addAgent(db: Kysely<Schema>, partyId: string, input: CreateAgent): Promise<AgentRow> {

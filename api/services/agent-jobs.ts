@@ -152,6 +152,11 @@ export async function reofferSilentPickups(deps: Pick<AgentJobDeps, 'db' | 'log'
   return released;
 }
 
+/** The serialization context of a job's engine activity: payloads sent by task token are bound to its process. */
+function boundTo(deps: AgentJobDeps, processId: string) {
+  return { serializationContext: { type: 'activity' as const, namespace: deps.client.options.namespace, workflowId: processId, isLocal: false } };
+}
+
 /** Relays a heartbeat to the engine activity; 409 tells the agent to stop. */
 export async function heartbeatAgentJob(deps: AgentJobDeps, principal: Principal, jobId: string, details: unknown): Promise<HeartbeatAnswer> {
   const agentId = requireAgent(principal);
@@ -161,7 +166,7 @@ export async function heartbeatAgentJob(deps: AgentJobDeps, principal: Principal
   // The engine activity has not started yet (it starts right after the pickup signal).
   if (!touched.task_token) return { cancelRequested: false };
   try {
-    await deps.client.activity.heartbeat(tokenBytes(touched.task_token), details);
+    await deps.client.activity.heartbeat(tokenBytes(touched.task_token), details, boundTo(deps, job.process_id));
     return { cancelRequested: false };
   } catch (err) {
     if (err instanceof ActivityCancelledError) return { cancelRequested: true };
@@ -198,8 +203,9 @@ export async function postAgentResult(deps: AgentJobDeps, principal: Principal, 
   if (!recorded.task_token) return { status, delivered: false };
   try {
     const token = tokenBytes(recorded.task_token);
-    if (result.ok) await deps.client.activity.complete(token, result.output);
-    else await deps.client.activity.fail(token, ApplicationFailure.create({ message: result.reason, type: 'AgentActionFailed', nonRetryable: !(result.retryable ?? false) }));
+    // The result is encrypted for the job's process (temporal/codec.ts): the token alone does not say which.
+    if (result.ok) await deps.client.activity.complete(token, result.output, boundTo(deps, job.process_id));
+    else await deps.client.activity.fail(token, ApplicationFailure.create({ message: result.reason, type: 'AgentActionFailed', nonRetryable: !(result.retryable ?? false) }), boundTo(deps, job.process_id));
     return { status, delivered: true };
   } catch (err) {
     // Recorded: a retry of the activity reads the row (awaitAgentResult) instead of re-offering.

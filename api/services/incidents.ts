@@ -1,7 +1,7 @@
 // Monitoring alerts → incidents. The alert key is the incident's business key, so repeats
 // of an open incident land in its workflow (signalWithStart: journaled and counted); once
 // it ended, the next alert opens `<alertKey>#2`, then `#3`, decided from the process index.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { sql, type Kysely } from 'kysely';
 import type { Schema, ProcessRow } from '../../db/schema';
@@ -35,12 +35,30 @@ export function verifySignature(header: string | undefined, rawBody: Buffer | un
   });
 }
 
+/** The unix time a `Mandate-Signature` header says it was signed at (checked by verifySignature). */
+export function signedAt(header: string | undefined): number | undefined {
+  const t = header?.split(',').map((p) => p.trim().split('=', 2)).find(([k]) => k === 't')?.[1];
+  return t !== undefined && /^\d{1,12}$/.test(t) ? Number(t) : undefined;
+}
+
+/**
+ * What makes a signed alert one delivery: the alert's own id when it gives one, else the
+ * digest of exactly what was signed (timestamp and raw body), so a byte-identical replay
+ * inside the window is recognised whatever else of the header changed.
+ */
+export function alertNonce(alertId: string | undefined, t: number, rawBody: Buffer): string {
+  if (alertId !== undefined) return `id:${alertId}`;
+  return `sig:${createHash('sha256').update(`${t}.`, 'utf8').update(rawBody).digest('hex')}`;
+}
+
 export interface MonitoringAlert {
   alertKey: string;
   title: string;
   description?: string;
   priority?: 'P1' | 'P2' | 'P3' | 'P4';
   asset?: string;
+  /** The monitoring system's id of this alert (a signed alert is accepted once per id). */
+  id?: string;
 }
 
 export interface AlertSender {
@@ -100,6 +118,7 @@ export async function receiveAlert(
     ...(alert.priority !== undefined && { priority: alert.priority }),
     receivedAt: new Date().toISOString(),
     via: sender.via,
+    ...(alert.id !== undefined && { alertId: alert.id }),
   };
 
   // A run that closes between the read and the signal refuses it (REJECT_DUPLICATE): try the next key.

@@ -7,16 +7,18 @@ import type { ContractWithParties } from '../../db/contracts';
 import { contractHint, getParsedContractVersion, readContract } from '../../db/contract-cache';
 import { getProcess as getProcessRow, registerProcess, registerProcessUnderContract } from '../../db/processes';
 import type { ContractStatus, ProcessRow } from '../../db/schema';
-import { mayCancelProcess, mayStartProcess } from '../../domain/authorization';
-import { getProcess, PROCESSES, type ProcessDefinition } from '../../domain/catalogue';
+import { mayCancelProcess, mayDecideChangeException, mayStartProcess } from '../../domain/authorization';
+import { changeExceptionErrors } from '../../domain/change';
+import { getProcess, PROCESSES, type PatchCycleInput, type ProcessDefinition } from '../../domain/catalogue';
 import { coverage } from '../../domain/coverage';
 import { cancelProcessSignal, type CancelRequest, type ProcessStart } from '../../workflows/definitions';
 import type { TemporalHandle } from '../../temporal/client';
 import { isProcessKey, PROCESS_WORKFLOWS, processIdFor, startProcessWorkflow, type ProcessKey } from '../../temporal/start';
-import { badRequest, conflict, fieldErrors, notFound, unprocessable } from '../errors';
+import { badRequest, conflict, fieldErrors, notFound, Problem, unprocessable } from '../errors';
 import { authorize } from './authorize';
 import { countProcessStarted } from '../observability';
 import { resolveRunbookStart } from './runbooks';
+import { refuseContractProcessCancel } from './contracts';
 
 export interface StartRequest {
   type: string;
@@ -70,7 +72,26 @@ async function planStart(db: Kysely<Schema>, principal: Principal, contractId: s
   }
   const input = resolved.definition.input.safeParse(resolved.input);
   if (!input.success) throw badRequest(`the input of ${request.type} is invalid`, fieldErrors(input.error, 'body.input'));
+  if (processKey === 'patch-cycle') refuseUndecidedException(principal, contract, input.data as PatchCycleInput);
   return { contract, processKey, input: input.data };
+}
+
+/**
+ * A patch cycle outside the contract's windows or with other durations is an exception to the
+ * contract: an emergency change the policy's emergency approver signs off, decided by an
+ * operator of the provider, with its reason (the workflow journals it as `change.exception`).
+ * Anyone else asking for it in a start body is refused, naming the field.
+ */
+function refuseUndecidedException(principal: Principal, contract: ContractWithParties, input: PatchCycleInput): void {
+  const asked = (['windowOverride', 'durations'] as const).filter((f) => input[f] !== undefined);
+  if (asked.length > 0) {
+    const verdict = mayDecideChangeException({ actor: principal, contract: { providerId: contract.provider_id } });
+    if (!verdict.ok) {
+      throw new Problem(403, 'forbidden', 'Forbidden', verdict.reason, { errors: asked.map((f) => ({ path: `body.input.${f}`, message: "an emergency-change decision of the provider's operators" })) });
+    }
+  }
+  const errors = changeExceptionErrors(input);
+  if (errors.length > 0) throw badRequest('an exception to the contract is an emergency change, with its reason', errors.map((e) => ({ path: `body.input.${e.path}`, message: e.message })));
 }
 
 export async function startProcess(
@@ -132,6 +153,7 @@ export async function cancelProcess(
 ): Promise<ProcessRow> {
   authorize(mayCancelProcess({ actor: principal, contract: { providerId: contract.provider_id, clientId: contract.client_id } }));
   if (process.status !== 'running') throw conflict(`process ${process.id} is ${process.status}: only a running process is cancelled`, { status: process.status });
+  await refuseContractProcessCancel(deps.db, process);
   const handle = deps.temporal.client.workflow.getHandle(process.id);
   const request: CancelRequest = { reason, userId: principal.userId!, partyId: principal.partyId };
   try {

@@ -5,6 +5,7 @@
 // completion the history lacks. A refusal by the workflow's validator (`CompletionRefused`)
 // puts the task back; any other outcome the API cannot know leaves it `completing` for the
 // reconciler, which redelivers under the same update id.
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
@@ -14,9 +15,9 @@ import type { Principal } from '../../db/api-keys';
 import { assignTask, claimTask, getTask, listCompletingTasks, reopenTask, settleTask } from '../../db/tasks';
 import { getUser } from '../../db/parties';
 import type { TaskRow } from '../../db/schema';
-import { completeTaskUpdate, processStateQuery, type TaskCompletion } from '../../workflows/definitions';
-import { mayCompleteTask, mayReassignTask, rolesToComplete } from '../../domain/authorization';
-import { conflict, forbiddenAction, notFound, unprocessable } from '../errors';
+import { assignTaskUpdate, completeTaskUpdate, processStateQuery, type CompletionRefusalDetails, type TaskCompletion } from '../../workflows/definitions';
+import { mayAssignTask, mayCompleteAssigned, mayCompleteTask, mayReassignTask, rolesToComplete } from '../../domain/authorization';
+import { badRequest, conflict, forbiddenAction, notFound, unprocessable, type FieldError } from '../errors';
 import { authorize } from './authorize';
 import { crashPoint } from '../../worker/crash-points';
 
@@ -24,11 +25,13 @@ export interface CompletionRequest {
   decision?: 'approve' | 'reject';
   comment?: string;
   payload?: Record<string, unknown>;
+  /** The approver's own signature, checked by the workflow against its party's registered keys. */
+  clientSignature?: { keyId: string; signature: string };
 }
 
 export type CompletionResult = { status: 200 | 202; task: TaskRow };
 
-type Delivery = { kind: 'done'; at: string } | { kind: 'refused'; reason: string } | { kind: 'ended-without-it' } | { kind: 'unknown' };
+type Delivery = { kind: 'done'; at: string } | { kind: 'refused'; reason: string; fields?: FieldError[] } | { kind: 'ended-without-it' } | { kind: 'unknown' };
 
 type DeliveryDeps = { client: Client; log: Logger; updateWaitMs: number };
 
@@ -42,6 +45,9 @@ export async function completeTask(
   const task = await getTask(db, taskId);
   if (!task || task.party_id !== principal.partyId) throw notFound(`task ${taskId}`);
   if (!principal.userId) throw forbiddenAction('tasks are completed by people: use a user key, not an agent key');
+  // The row's assignee may lag the run's (which decides); a mismatch here is refused at once.
+  const assigned = mayCompleteAssigned({ taskId, assignee: task.assignee_user_id, userId: principal.userId });
+  if (!assigned.ok) throw forbiddenAction(assigned.reason);
 
   const completion: TaskCompletion = { taskId, userId: principal.userId, partyId: principal.partyId, roles: principal.roles, ...request };
   const claimed = await claimTask(db, { taskId, partyId: principal.partyId, userId: principal.userId, submission: completion });
@@ -57,6 +63,8 @@ export async function completeTask(
     case 'done':
       return { status: 200, task: settled ?? (await getTask(db, taskId)) ?? claimed };
     case 'refused':
+      // Fields outside the step's schema (or any field, for a task with none) are the caller's to fix.
+      if (delivery.fields && delivery.fields.length > 0) throw badRequest(delivery.reason, delivery.fields);
       throw unprocessable('task-rejected', 'Completion rejected', delivery.reason);
     case 'ended-without-it':
       throw conflict(`the process of task ${taskId} is no longer running`);
@@ -91,7 +99,7 @@ async function deliverCompletion(deps: DeliveryDeps, processId: string, completi
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const cause = err.cause;
-      if (cause instanceof ApplicationFailure && cause.type === 'CompletionRefused') return { kind: 'refused', reason: cause.message };
+      if (cause instanceof ApplicationFailure && cause.type === 'CompletionRefused') return { kind: 'refused', reason: cause.message, ...refusedFields(cause) };
       // Not the validator's refusal: the update may have been accepted and failed after. Unknown.
       deps.log.warn({ taskId: completion.taskId, err: err.message, cause: cause?.message }, 'task completion failed after acceptance: left completing');
       return { kind: 'unknown' };
@@ -174,8 +182,20 @@ export async function redeliverLostCompletions(deps: { db: Kysely<Schema>; clien
   return redelivered;
 }
 
-/** Assigns an open task of my party to one of its users able to complete it. */
-export async function reassignTask(db: Kysely<Schema>, principal: Principal, taskId: string, userId: string): Promise<TaskRow> {
+/** The fields a refusal names, as request paths (`body.payload.x`). */
+function refusedFields(cause: ApplicationFailure): { fields?: FieldError[] } {
+  const details = cause.details?.[0] as Partial<CompletionRefusalDetails> | undefined;
+  if (!Array.isArray(details?.fields)) return {};
+  return { fields: details.fields.map((f) => ({ path: `body.${String(f.path)}`, message: String(f.message) })) };
+}
+
+/**
+ * Assigns an open task of my party to one of its users able to complete it. The run hears it
+ * first (assignTask update: journaled, and from then on only the assignee's completion is
+ * accepted); the row follows once the run has it, so the database never leads the history.
+ */
+export async function reassignTask(deps: { db: Kysely<Schema>; client: Client; log: Logger; updateWaitMs: number }, principal: Principal, taskId: string, userId: string): Promise<TaskRow> {
+  const { db } = deps;
   const task = await getTask(db, taskId);
   if (!task || task.party_id !== principal.partyId) throw notFound(`task ${taskId}`);
   authorize(mayReassignTask({ actor: principal, kind: task.kind }));
@@ -188,6 +208,22 @@ export async function reassignTask(db: Kysely<Schema>, principal: Principal, tas
   if (!mayCompleteTask({ kind: task.kind, roles: user.roles }).ok) {
     const needed = rolesToComplete(task.kind).join(', ').replace(/, ([^,]+)$/, ' or $1');
     throw unprocessable('invalid-assignee', 'Invalid assignee', `${userId} cannot complete a ${task.kind} task: it needs the ${needed} role`, { errors: [{ path: 'body.userId', message: `needs the ${needed} role` }] });
+  }
+  const fourEyes = mayAssignTask({ taskId, kind: task.kind, assignee: userId, requestedBy: task.requested_by });
+  if (!fourEyes.ok) throw unprocessable('invalid-assignee', 'Invalid assignee', fourEyes.reason, { errors: [{ path: 'body.userId', message: 'requested the process: cannot approve it' }] });
+  if (task.status !== 'open') throw conflict(`task ${taskId} is ${task.status}: only an open task is reassigned`, { taskStatus: task.status });
+
+  const handle = deps.client.workflow.getHandle(task.process_id);
+  try {
+    await deps.client.withAbortSignal(AbortSignal.timeout(deps.updateWaitMs), () =>
+      handle.executeUpdate(assignTaskUpdate, { updateId: `assign:${taskId}:${randomUUID()}`, args: [{ taskId, assigneeUserId: userId, userId: principal.userId!, partyId: principal.partyId }] }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'CompletionRefused') {
+      throw conflict(`task ${taskId} cannot be reassigned: ${err.cause.message}`);
+    }
+    if (err instanceof WorkflowNotFoundError) throw conflict(`the process of task ${taskId} is no longer running`);
+    throw err;
   }
   const assigned = await assignTask(db, { taskId, partyId: principal.partyId, userId });
   if (!assigned) {

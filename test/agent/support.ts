@@ -13,6 +13,7 @@ import { readJournal } from '../../db/journal';
 import type { JournalRow } from '../../db/schema';
 import { parseAgentConfig, settingsOf } from '../../agent/config';
 import { startPartyAgent, type PartyAgent } from '../../agent/runner';
+import { ActSigner, newSigningKeySpec, parseSigningKeys } from '../../temporal/signing';
 import { connectTemporal, type TemporalHandle } from '../../temporal/client';
 import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../../temporal/codec';
 import { aContract, aParty, CLIENT, PROVIDER, SUBCONTRACTOR } from '../support/builders';
@@ -83,6 +84,8 @@ actions:
     params: { label: { type: string, maxLength: 200 } }
 `);
   const codecKeys = newCodecKeySpec('agents');
+  // The test's own client starts processes: it signs them as the API does (temporal/signing.ts).
+  const signingKeys = newSigningKeySpec('agents');
   const taskQueue = taskQueueFor(testFile);
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -92,6 +95,7 @@ actions:
     MANDATE_TASK_QUEUE: taskQueue,
     MANDATE_ENGINE_CONFIG: engineFile,
     MANDATE_CODEC_KEYS: codecKeys,
+    MANDATE_SIGNING_KEYS: signingKeys,
     MANDATE_LOAD_EXAMPLES: 'false',
     LOG_LEVEL: 'silent',
   });
@@ -102,7 +106,7 @@ actions:
     [SUBCONTRACTOR]: (await issueApiKey(database.db, { partyId: SUBCONTRACTOR, agentId: AGENTS[SUBCONTRACTOR], roles: ['agent'] })).key,
     user: (await issueApiKey(database.db, { partyId: PROVIDER, userId: 'u-op', roles: ['operator'] })).key,
   } as Record<AgentParty | 'user', string>;
-  const temporal = await connectTemporal({ address: inject('temporalAddress'), namespace: 'default', taskQueue, codec: new EncryptionCodec(parseCodecKeys(codecKeys)) });
+  const temporal = await connectTemporal({ address: inject('temporalAddress'), namespace: 'default', taskQueue, codec: new EncryptionCodec(parseCodecKeys(codecKeys)), signer: new ActSigner(parseSigningKeys(signingKeys)) });
   const agents = new Set<PartyAgent>();
 
   const agentConfig = (party: AgentParty) => `

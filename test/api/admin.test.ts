@@ -1,5 +1,7 @@
 // Administration through HTTP: parties, users, agents, API keys and webhook subscriptions,
 // with who may do what (bootstrap key, provider admin, client admin, viewer, operator, agent).
+// Each party administers its own people: the provider creates a party and invites its first
+// admin, once; from then on only that party's admins create, change and key its users.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -84,34 +86,37 @@ describe('bootstrap: MANDATE_ADMIN_KEY on an empty deployment', () => {
     expect(second.type).toContain('application/problem+json');
   });
 
-  it('when the bootstrap key builds the deployment, then parties, users, agents and keys exist', async () => {
+  it("when the bootstrap key builds the deployment, then it creates the parties and the provider's people, and invites each other party's first admin", async () => {
     for (const party of [
       { id: 'martin', kind: 'client', name: 'Boulangeries Martin', timezone: 'Europe/Paris' },
       { id: 'other', kind: 'client', name: 'Other Client', timezone: 'America/New_York' },
       { id: 'dc-lyon', kind: 'third-party', name: 'DC Lyon', timezone: 'Europe/Paris', contractedBy: 'nuvola' },
     ]) expect((await call('boot', 'POST', '/v1/parties', party)).status).toBe(201);
-    const users = [
-      ['nuvola', 'u-nadmin', ['admin', 'operator']],
-      ['nuvola', 'u-nop', ['operator']],
-      ['martin', 'u-madmin', ['admin']],
-      ['martin', 'u-mview', ['viewer', 'approver']],
-      ['other', 'u-oadmin', ['admin']],
-    ] as const;
-    for (const [partyId, id, roles] of users) {
-      const res = await call('boot', 'POST', `/v1/parties/${partyId}/users`, { id, roles, name: id });
+    for (const [id, roles] of [['u-nadmin', ['admin', 'operator']], ['u-nop', ['operator']]] as const) {
+      const res = await call('boot', 'POST', '/v1/parties/nuvola/users', { id, roles, name: id });
       expect(res.status, res.text).toBe(201);
-      expect(res.body).toMatchObject({ id, partyId, roles });
+      expect(res.body).toMatchObject({ id, partyId: 'nuvola', roles });
     }
-    expect((await call('boot', 'POST', '/v1/parties/martin/agents', { id: 'martin-agent-1', site: 'lyon' })).body).toMatchObject({ id: 'martin-agent-1', partyId: 'martin', roles: ['agent'] });
-
     keys.set('padmin', (await issue('boot', 'nuvola', { userId: 'u-nadmin' }, ['admin'])).key);
     keys.set('operator', (await issue('boot', 'nuvola', { userId: 'u-nop' }, ['operator'])).key);
-    keys.set('cadmin', (await issue('boot', 'martin', { userId: 'u-madmin' }, ['admin'])).key);
-    keys.set('viewer', (await issue('boot', 'martin', { userId: 'u-mview' }, ['viewer'])).key);
-    keys.set('oadmin', (await issue('boot', 'other', { userId: 'u-oadmin' }, ['admin'])).key);
-    keys.set('agent', (await issue('boot', 'martin', { agentId: 'martin-agent-1' }, ['agent'])).key);
-    const revoked = await issue('boot', 'martin', { userId: 'u-madmin' }, ['admin']);
-    expect((await call('boot', 'DELETE', `/v1/parties/martin/keys/${revoked.id}`)).status).toBe(204);
+    for (const [partyId, id, who] of [['martin', 'u-madmin', 'cadmin'], ['other', 'u-oadmin', 'oadmin']] as const) {
+      const invited = await call('boot', 'POST', `/v1/parties/${partyId}/first-admin`, { id, name: id });
+      expect(invited.status, invited.text).toBe(201);
+      expect(invited.body.user).toMatchObject({ id, partyId, roles: ['admin'] });
+      expect(invited.headers.get('location')).toBe(`/v1/parties/${partyId}/users/${id}`);
+      keys.set(who, invited.body.key.key as string);
+    }
+    // From here on, martin's people are martin's admin's business.
+    expect((await call('boot', 'POST', '/v1/parties/martin/users', { id: 'u-mview', roles: ['viewer', 'approver'] })).status).toBe(403);
+    expect((await call('boot', 'POST', '/v1/parties/martin/first-admin', { id: 'u-madmin-2' })).status).toBe(409);
+    const viewerUser = await call('cadmin', 'POST', '/v1/parties/martin/users', { id: 'u-mview', roles: ['viewer', 'approver'], name: 'u-mview' });
+    expect(viewerUser.status, viewerUser.text).toBe(201);
+    expect((await call('cadmin', 'POST', '/v1/parties/martin/agents', { id: 'martin-agent-1', site: 'lyon' })).body).toMatchObject({ id: 'martin-agent-1', partyId: 'martin', roles: ['agent'] });
+
+    keys.set('viewer', (await issue('cadmin', 'martin', { userId: 'u-mview' }, ['viewer'])).key);
+    keys.set('agent', (await issue('cadmin', 'martin', { agentId: 'martin-agent-1' }, ['agent'])).key);
+    const revoked = await issue('cadmin', 'martin', { userId: 'u-madmin' }, ['admin']);
+    expect((await call('cadmin', 'DELETE', `/v1/parties/martin/keys/${revoked.id}`)).status).toBe(204);
     keys.set('revoked', revoked.key);
 
     // Nuvola and Martin share a contract (with Nuvola's data centre); "other" shares nothing.
@@ -130,13 +135,14 @@ describe('parties', () => {
     expect(await ids('padmin')).toEqual(['dc-lyon', 'martin', 'nuvola', 'other']);
     expect(await ids('boot')).toEqual(['dc-lyon', 'martin', 'nuvola', 'other']);
     expect(await ids('cadmin')).toEqual(['dc-lyon', 'martin', 'nuvola']);
-    expect(await ids('agent')).toEqual(['dc-lyon', 'martin', 'nuvola']);
+    // An agent key reaches only the agent routes.
+    expect((await call('agent', 'GET', '/v1/parties')).status).toBe(403);
     expect(await ids('operator')).toEqual(['dc-lyon', 'martin', 'nuvola']);
     expect(await ids('oadmin')).toEqual(['other']);
   });
 
   it.each([
-    ['padmin', 200], ['boot', 200], ['cadmin', 200], ['viewer', 200], ['operator', 200], ['agent', 200],
+    ['padmin', 200], ['boot', 200], ['cadmin', 200], ['viewer', 200], ['operator', 200], ['agent', 403],
     ['oadmin', 404], [undefined, 401], ['revoked', 401], ['mk_000000000000_not-a-key-at-all-xxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 401],
   ] as const)('when %s reads party martin, then %i', async (who, status) => {
     const res = await call(who, 'GET', '/v1/parties/martin');
@@ -148,6 +154,7 @@ describe('parties', () => {
   it('when a party does not exist, then it is 404 for everyone, provider admin included', async () => {
     expect((await call('padmin', 'GET', '/v1/parties/nowhere')).status).toBe(404);
     expect((await call('padmin', 'POST', '/v1/parties/nowhere/users', { id: 'u-x', roles: ['viewer'] })).status).toBe(404);
+    expect((await call('padmin', 'POST', '/v1/parties/nowhere/first-admin', { id: 'u-x' })).status).toBe(404);
     expect((await call('padmin', 'GET', '/v1/parties/nowhere/keys')).status).toBe(404);
   });
 
@@ -176,7 +183,7 @@ describe('parties', () => {
 });
 
 describe('users and agents', () => {
-  const managing = [['padmin', 2], ['boot', 2], ['cadmin', 2], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const;
+  const managing = [['padmin', 403], ['boot', 403], ['cadmin', 2], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const;
 
   it.each(managing)("when %s adds a user and an agent to martin and lists them, then %s (2xx when allowed)", async (who, expected) => {
     const suffix = String(who);
@@ -193,24 +200,39 @@ describe('users and agents', () => {
     }
   });
 
-  it("when a client admin manages the provider it can see, then 403; the provider admin manages the client's users", async () => {
+  it("when a client admin manages the provider it can see, then 403, and the provider admin manages the client's users no more", async () => {
     expect((await call('cadmin', 'GET', '/v1/parties/nuvola/users')).status).toBe(403);
     expect((await call('cadmin', 'POST', '/v1/parties/nuvola/users', { id: 'u-intruder', roles: ['admin'] })).status).toBe(403);
-    expect((await call('padmin', 'GET', '/v1/parties/martin/users')).status).toBe(200);
+    expect((await call('padmin', 'GET', '/v1/parties/martin/users')).status).toBe(403);
+    expect((await call('padmin', 'PATCH', '/v1/parties/martin/users/u-mview', { roles: ['admin'] })).status).toBe(403);
+  });
+
+  it("when a party's admin changes a user, then the change shows, a bad change is 400 naming the field, and the last admin stays admin", async () => {
+    const changed = await call('cadmin', 'PATCH', '/v1/parties/martin/users/u-mview', { team: 'cab', name: 'Viewer' });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({ id: 'u-mview', team: 'cab', name: 'Viewer', roles: ['viewer', 'approver'] });
+    expect(paths(await call('cadmin', 'PATCH', '/v1/parties/martin/users/u-mview', {}))).toEqual(['body']);
+    expect(paths(await call('cadmin', 'PATCH', '/v1/parties/martin/users/u-mview', { roles: ['root'] }))).toEqual(['body.roles.0']);
+    expect((await call('cadmin', 'PATCH', '/v1/parties/martin/users/u-nadmin', { team: 'x' })).status).toBe(404);
+    const last = await call('cadmin', 'PATCH', '/v1/parties/martin/users/u-madmin', { roles: ['viewer'] });
+    expect(last.status).toBe(409);
+    expect(last.type).toContain('application/problem+json');
+    expect((await call('viewer', 'PATCH', '/v1/parties/martin/users/u-mview', { roles: ['viewer'] })).status).toBe(403);
+    expect((await call('oadmin', 'PATCH', '/v1/parties/martin/users/u-mview', { roles: ['viewer'] })).status).toBe(404);
   });
 
   it('when a user id is taken in any party, then 409; an invalid user is 400 with its fields', async () => {
     expect((await call('padmin', 'POST', '/v1/parties/nuvola/users', { id: 'u-madmin', roles: ['viewer'] })).status).toBe(409);
-    expect((await call('padmin', 'POST', '/v1/parties/martin/agents', { id: 'martin-agent-1' })).status).toBe(409);
-    const bad = await call('padmin', 'POST', '/v1/parties/martin/users', { id: 'U_1', roles: ['agent'] });
+    expect((await call('cadmin', 'POST', '/v1/parties/martin/agents', { id: 'martin-agent-1' })).status).toBe(409);
+    const bad = await call('cadmin', 'POST', '/v1/parties/martin/users', { id: 'U_1', roles: ['agent'] });
     expect(bad.status).toBe(400);
     expect(paths(bad).sort()).toEqual(['body.id', 'body.roles.0']);
-    expect(paths(await call('padmin', 'POST', '/v1/parties/martin/users', { id: 'u-2', roles: [] }))).toEqual(['body.roles']);
+    expect(paths(await call('cadmin', 'POST', '/v1/parties/martin/users', { id: 'u-2', roles: [] }))).toEqual(['body.roles']);
   });
 });
 
 describe('API keys', () => {
-  it.each([['padmin', 201], ['boot', 201], ['cadmin', 201], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const)(
+  it.each([['padmin', 403], ['boot', 403], ['cadmin', 201], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const)(
     'when %s issues a key to a martin user, then %i',
     async (who, status) => {
       const res = await call(who, 'POST', '/v1/parties/martin/keys', { userId: 'u-mview', roles: ['viewer'] });
@@ -262,7 +284,7 @@ describe('API keys', () => {
     expect((await call('cadmin', 'DELETE', '/v1/parties/martin/keys/00000000-0000-0000-0000-000000000000')).status).toBe(404);
     const nuvolaKey = ((await call('padmin', 'GET', '/v1/parties/nuvola/keys')).body.items as Json[])[0]!.id as string;
     expect((await call('cadmin', 'DELETE', `/v1/parties/martin/keys/${nuvolaKey}`)).status).toBe(404);
-    expect((await call('padmin', 'DELETE', `/v1/parties/martin/keys/${nuvolaKey}`)).status).toBe(404);
+    expect((await call('padmin', 'DELETE', `/v1/parties/martin/keys/${nuvolaKey}`)).status).toBe(403);
   });
 
   it('when a key request is retried with the same Idempotency-Key, then one key is issued and the same answer replayed', async () => {
@@ -284,7 +306,9 @@ describe('API keys', () => {
     expect(other.status).toBe(422);
     expect(other.body.type).toBe('/problems/idempotency-key-reused');
     // Keys are per caller: another admin's same header value is another request.
-    expect((await call('padmin', 'POST', '/v1/parties/martin/keys', body, headers)).body.id).not.toBe(first!.body.id);
+    expect((await call('cadmin', 'POST', '/v1/parties/martin/users', { id: 'u-madmin-2', roles: ['admin'] })).status).toBe(201);
+    keys.set('cadmin2', (await issue('cadmin', 'martin', { userId: 'u-madmin-2' }, ['admin'])).key);
+    expect((await call('cadmin2', 'POST', '/v1/parties/martin/keys', body, headers)).body.id).not.toBe(first!.body.id);
     expect(await count()).toBe(before + 2);
     // A stored response holds the key sealed, never in clear.
     const stored = await t.db.selectFrom('idempotency_keys').select('response_body').execute();
@@ -303,7 +327,7 @@ describe('API keys', () => {
 describe('webhook subscriptions', () => {
   const hook = { url: 'https://hooks.martin.example/mandate', events: ['step.completed', 'step.overdue'] };
 
-  it.each([['padmin', 201], ['boot', 201], ['cadmin', 201], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const)(
+  it.each([['padmin', 403], ['boot', 403], ['cadmin', 201], ['viewer', 403], ['operator', 403], ['agent', 403], ['oadmin', 404], [undefined, 401], ['revoked', 401]] as const)(
     'when %s subscribes martin, then %i',
     async (who, status) => {
       const res = await call(who, 'POST', '/v1/parties/martin/webhooks', hook);
@@ -337,6 +361,7 @@ describe('webhook subscriptions', () => {
     expect(listed.find((w) => w.id === id)?.disabledAt).toEqual(expect.any(String));
     expect((await call('cadmin', 'DELETE', '/v1/parties/martin/webhooks/nope')).status).toBe(404);
     expect((await call('padmin', 'DELETE', `/v1/parties/nuvola/webhooks/${id}`)).status).toBe(404);
+    expect((await call('padmin', 'DELETE', `/v1/parties/martin/webhooks/${id}`)).status).toBe(403);
   });
 
   it.each([
@@ -409,7 +434,7 @@ describe('paging the administration lists', () => {
       expect((await call(who, 'GET', '/v1/parties?limit=200')).body).toEqual({ items: walked.items, next: null });
     }
     // Those who see some parties page through those only: no cursor names a party they cannot see.
-    for (const [who, visible] of [['cadmin', ['dc-lyon', 'martin', 'nuvola']], ['agent', ['dc-lyon', 'martin', 'nuvola']], ['oadmin', ['other']]] as const) {
+    for (const [who, visible] of [['cadmin', ['dc-lyon', 'martin', 'nuvola']], ['viewer', ['dc-lyon', 'martin', 'nuvola']], ['oadmin', ['other']]] as const) {
       const walked = await walk(who, '/v1/parties', 1);
       expect(walked.ids, who).toEqual(visible);
       expect(walked.cursors.map((c) => cursorKey(c)[0]), who).toEqual(visible.slice(0, -1));
@@ -426,9 +451,10 @@ describe('paging the administration lists', () => {
     }
     const users = (await t.db.selectFrom('users').select('id').where('party_id', '=', 'martin').orderBy('id').execute()).map((u) => u.id);
     const agents = (await t.db.selectFrom('agents').select('id').where('party_id', '=', 'martin').orderBy('id').execute()).map((a) => a.id);
-    expect(users.length).toBeGreaterThan(6);
-    expect(agents.length).toBeGreaterThan(6);
-    for (const who of ['cadmin', 'padmin']) {
+    expect(users.length).toBeGreaterThan(5);
+    expect(agents.length).toBeGreaterThan(5);
+    expect((await call('padmin', 'GET', '/v1/parties/martin/users?limit=3')).status).toBe(403);
+    for (const who of ['cadmin']) {
       const walkedUsers = await walk(who, '/v1/parties/martin/users', 3);
       expect(walkedUsers.ids).toEqual(users);
       expect(walkedUsers.items.every((u) => u.partyId === 'martin')).toBe(true);

@@ -1,7 +1,9 @@
-// The contract routes through HTTP: drafts from documents, versions, the status lifecycle,
-// coverage, and who sees what (invisible is 404, never 403).
+// The contract routes through HTTP: proposals from documents, versions signed by both parties,
+// the status lifecycle (transition and exit sign-offs), coverage, and who sees what (invisible is
+// 404, never 403). The attacks on signing are in contract-signing.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleDocument, onboarding, paths, startApiWorld, type ApiWorld, type Json } from './support';
+import { waitFor } from '../support/harness';
+import { enc, exampleDocument, onboarding, paths, signProposal, signStep, startApiWorld, type ApiWorld, type Json } from './support';
 
 let world: ApiWorld;
 const call: ApiWorld['call'] = (...args) => world.call(...args);
@@ -14,6 +16,14 @@ afterAll(async () => {
   await world?.stop();
 });
 
+/** Waits until the contract has the status (the contract processes move it). */
+function statusOf(id: string, status: string): Promise<Json> {
+  return waitFor(`${id} ${status}`, async () => {
+    const res = await call('client-viewer', 'GET', `/v1/contracts/${enc(id)}`);
+    return res.body.status === status ? res.body : undefined;
+  });
+}
+
 /** A small contract between the provider and the example client. */
 async function draftDocument(id: string): Promise<Json> {
   const doc = await exampleDocument();
@@ -22,10 +32,21 @@ async function draftDocument(id: string): Promise<Json> {
 }
 
 describe('POST /v1/contracts', () => {
-  it('when the provider operator posts a valid document, then a draft at version 1 exists and its parties are known', async () => {
+  it('when the provider operator posts a valid document, then a draft at version 1 exists, proposed, and its parties are known', async () => {
     const res = await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-draft-1') });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ id: 'ctr-draft-1', status: 'draft', currentVersion: 1, providerId: 'nuvola', clientId: 'martin', currency: 'EUR', termination: null });
+    expect(res.body.proposal).toEqual({ version: 1, processId: expect.stringMatching(/^mandate:ctr-draft-1:contract-proposal:v1\.[a-z0-9]+$/) });
+    const version = await call('client-viewer', 'GET', '/v1/contracts/ctr-draft-1/versions/1');
+    expect(version.body).toMatchObject({ state: 'proposed', proposalProcessId: res.body.proposal.processId, createdBy: 'u-marc' });
+    expect(version.body.documentSha256).toMatch(/^[a-f0-9]{64}$/);
+    // A retry of the same proposal gets the same process; another document under the id is 409.
+    const again = await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-draft-1') });
+    expect(again.status).toBe(201);
+    expect(again.body.proposal.processId).toBe(res.body.proposal.processId);
+    const changed = await draftDocument('ctr-draft-1');
+    changed.title = 'Another proposal';
+    expect((await call('provider-op', 'POST', '/v1/contracts', { document: changed })).status).toBe(409);
     expect(res.body.partyIds).toEqual(['dc-lyon', 'martin', 'nuvola', 'pc-logistique']);
     expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-draft-1')).status).toBe(200);
   });
@@ -73,7 +94,7 @@ describe('POST /v1/contracts', () => {
     (doc.parties as Json[])[0]!.users.push({ id: 'u-f-lea', roles: ['operator'] });
     const res = await call('provider-op', 'POST', '/v1/contracts', { document: doc });
     expect(res.status).toBe(422);
-    expect(paths(res.body)).toEqual(['/document/parties/0/users/3/id']);
+    expect(paths(res.body)).toEqual(['/document/parties/0/users/4/id']);
   });
 
   it('when the id exists, then 409', async () => {
@@ -130,11 +151,13 @@ describe('GET /v1/contracts', () => {
 
 describe('GET /v1/contracts/{id} and its versions', () => {
   it('when a party of the contract reads it, then it gets the status and the current version', async () => {
-    for (const who of ['provider-op', 'client-viewer', 'client-approver', 'vendor', 'client-agent', 'subcontractor']) {
+    for (const who of ['provider-op', 'client-viewer', 'client-approver', 'vendor', 'subcontractor']) {
       const res = await call(who, 'GET', '/v1/contracts/ctr-martin-2027');
       expect(res.status, who).toBe(200);
       expect(res.body).toMatchObject({ id: 'ctr-martin-2027', status: 'active', currentVersion: 1 });
     }
+    // An agent fetches and reports its jobs: it reads no contract.
+    expect((await call('client-agent', 'GET', '/v1/contracts/ctr-martin-2027')).status).toBe(403);
   });
 
   it('when another client or nobody asks, then 404 (or 401), never 403', async () => {
@@ -168,9 +191,10 @@ describe('GET /v1/contracts/{id} and its versions', () => {
 });
 
 describe('amendments', () => {
-  it('when the provider amends, then a new version is current and running processes keep theirs', async () => {
-    await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-amend') });
-    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-amend/activate')).status).toBe(200);
+  it('when the provider proposes an amendment, then nothing changes until a signatory of each party signed; then it is current and running processes keep theirs', async () => {
+    const created = await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-amend') });
+    await signProposal(world, created.body.proposal.processId as string, { provider: 'provider-signatory', client: 'client-signatory', transition: true });
+    await statusOf('ctr-amend', 'active');
     const first = await call('client-op', 'POST', '/v1/contracts/ctr-amend/processes', onboarding('amend-1'));
     expect(first.status).toBe(201);
     expect(first.body.contractVersion).toBe(1);
@@ -178,14 +202,22 @@ describe('amendments', () => {
     const doc = await draftDocument('ctr-amend');
     doc.title = 'Amended';
     const amended = await call('provider-op', 'POST', '/v1/contracts/ctr-amend/versions', { document: doc });
-    expect(amended.status).toBe(201);
-    expect(amended.body).toMatchObject({ contractId: 'ctr-amend', version: 2, createdBy: 'u-marc' });
-    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-amend')).body.currentVersion).toBe(2);
-    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-amend/versions/1')).body.document.title).not.toBe('Amended');
+    expect(amended.status).toBe(202);
+    expect(amended.body).toMatchObject({ contractId: 'ctr-amend', version: 2, state: 'proposed', createdBy: 'u-marc', proposalProcessId: expect.stringMatching(/^mandate:ctr-amend:contract-proposal:v2\./) });
+    // Proposed is not in force: the version and new processes stay at 1; a second proposal waits its turn.
+    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-amend')).body.currentVersion).toBe(1);
+    expect((await call('client-op', 'POST', '/v1/contracts/ctr-amend/processes', onboarding('amend-1b'))).body.contractVersion).toBe(1);
+    const second = await call('provider-op', 'POST', '/v1/contracts/ctr-amend/versions', { document: doc });
+    expect(second.status).toBe(409);
+    expect(second.body.version).toBe(2);
 
+    await signProposal(world, amended.body.proposalProcessId as string, { provider: 'provider-signatory', client: 'client-signatory' });
+    await waitFor('v2 in force', async () => (await call('client-viewer', 'GET', '/v1/contracts/ctr-amend')).body.currentVersion === 2 || undefined);
+    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-amend/versions/2')).body).toMatchObject({ state: 'signed' });
+    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-amend/versions/1')).body.document.title).not.toBe('Amended');
     expect((await call('client-op', 'GET', `/v1/processes/${encodeURIComponent(first.body.id as string)}`)).body.contractVersion).toBe(1);
-    const second = await call('client-op', 'POST', '/v1/contracts/ctr-amend/processes', onboarding('amend-2'));
-    expect(second.body.contractVersion).toBe(2);
+    const third = await call('client-op', 'POST', '/v1/contracts/ctr-amend/processes', onboarding('amend-2'));
+    expect(third.body.contractVersion).toBe(2);
   });
 
   it('when the amendment changes the id or the client, then 422 names the fields; invalid → 400 with pointers', async () => {
@@ -209,46 +241,74 @@ describe('amendments', () => {
 });
 
 describe('status lifecycle', () => {
-  it('when a draft is activated then terminated, then processes can no longer start and a second activation is 409 with the status', async () => {
-    await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-life') });
+  it('when both sign, the client signs the transition off, then notice is given and the exit signed off, then the status goes draft → transition → active → reversibility → terminated', async () => {
+    const created = await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-life') });
+    const proposal = created.body.proposal.processId as string;
     expect((await call('client-op', 'POST', '/v1/contracts/ctr-life/processes', onboarding('life-0'))).status).toBe(422);
-    const active = await call('provider-admin', 'POST', '/v1/contracts/ctr-life/activate');
-    expect(active.status).toBe(200);
-    expect(active.body.status).toBe('active');
-    const again = await call('provider-op', 'POST', '/v1/contracts/ctr-life/activate');
-    expect(again.status).toBe(409);
-    expect(again.body.status).toBe('active');
-
+    expect((await signStep(world, 'provider-signatory', proposal, 'contract.sign-provider')).status).toBe(200);
+    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-life')).body.status).toBe('draft');
+    expect((await signStep(world, 'client-signatory', proposal, 'contract.sign-client')).status).toBe(200);
+    await statusOf('ctr-life', 'transition');
+    expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-life/versions/1')).body.state).toBe('signed');
+    // Signed by both: the proposal waiting for the transition sign-off is not cancelled.
+    const cancelSigned = await call('provider-op', 'POST', `/v1/processes/${enc(proposal)}/cancel`, { reason: 'changed our mind' });
+    expect(cancelSigned.status).toBe(409);
+    expect((await signStep(world, 'client-signatory', proposal, 'contract.transition-signoff')).status).toBe(200);
+    await statusOf('ctr-life', 'active');
     expect((await call('client-op', 'POST', '/v1/contracts/ctr-life/processes', onboarding('life-1'))).status).toBe(201);
-    const noReason = await call('provider-op', 'POST', '/v1/contracts/ctr-life/terminate', {});
+
+    const noReason = await call('client-op', 'POST', '/v1/contracts/ctr-life/terminate', {});
     expect(noReason.status).toBe(400);
     expect(paths(noReason.body)).toEqual(['body.reason']);
-    const terminated = await call('provider-op', 'POST', '/v1/contracts/ctr-life/terminate', { reason: 'end of term' });
-    expect(terminated.status).toBe(200);
-    expect(terminated.body).toMatchObject({ status: 'terminated', termination: { by: 'u-marc', reason: 'end of term' } });
+    const notice = await call('client-op', 'POST', '/v1/contracts/ctr-life/terminate', { reason: 'end of term' });
+    expect(notice.status).toBe(202);
+    expect(notice.body.exit).toEqual({ processId: expect.stringMatching(/^mandate:ctr-life:contract-exit:notice\./) });
+    await statusOf('ctr-life', 'reversibility');
     const refused = await call('client-op', 'POST', '/v1/contracts/ctr-life/processes', onboarding('life-2'));
     expect(refused.status).toBe(422);
     expect(refused.body.type).toBe('/problems/contract-not-active');
+    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-life/versions', { document: await draftDocument('ctr-life') })).status).toBe(409);
+    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-life/terminate', { reason: 'again' })).status).toBe(409);
+    // Notice is not withdrawn by cancelling the exit.
+    expect((await call('provider-op', 'POST', `/v1/processes/${enc(notice.body.exit.processId as string)}/cancel`, { reason: 'x' })).status).toBe(409);
+
+    expect((await signStep(world, 'client-signatory', notice.body.exit.processId as string, 'contract.exit-signoff')).status).toBe(200);
+    const ended = await statusOf('ctr-life', 'terminated');
+    expect(ended).toMatchObject({ termination: { by: 'u-hr-lea', reason: 'end of term' } });
     const twice = await call('provider-op', 'POST', '/v1/contracts/ctr-life/terminate', { reason: 'again' });
     expect(twice.status).toBe(409);
     expect(twice.body.status).toBe('terminated');
-    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-life/activate')).status).toBe(409);
-    const amend = await call('provider-op', 'POST', '/v1/contracts/ctr-life/versions', { document: await draftDocument('ctr-life') });
-    expect(amend.status).toBe(409);
+    const journal = await call('client-viewer', 'GET', `/v1/processes/${enc(proposal)}/journal`);
+    expect((journal.body.entries as Json[]).map((e) => e.event)).toEqual(expect.arrayContaining(['task.signed', 'contract.signed', 'contract.activated']));
   });
 
-  it('when someone other than the provider operator moves the status, then 403 if visible, 404 if not', async () => {
+  it('when someone other than an operator of the provider or the client gives notice, then 403 if visible, 404 if not; a draft takes no notice', async () => {
     await call('provider-op', 'POST', '/v1/contracts', { document: await draftDocument('ctr-auth') });
-    for (const who of ['client-op', 'client-approver', 'client-viewer', 'vendor', 'client-agent']) {
-      expect((await call(who, 'POST', '/v1/contracts/ctr-auth/activate')).status, who).toBe(403);
+    for (const who of ['client-approver', 'client-viewer', 'vendor', 'client-agent', 'client-signatory']) {
       expect((await call(who, 'POST', '/v1/contracts/ctr-auth/terminate', { reason: 'x' })).status, who).toBe(403);
     }
-    expect((await call('other-client', 'POST', '/v1/contracts/ctr-auth/activate')).status).toBe(404);
     expect((await call('other-client', 'POST', '/v1/contracts/ctr-auth/terminate', { reason: 'x' })).status).toBe(404);
-    expect((await call(undefined, 'POST', '/v1/contracts/ctr-auth/activate')).status).toBe(401);
-    expect((await call('revoked', 'POST', '/v1/contracts/ctr-auth/activate')).status).toBe(401);
-    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-nope/activate')).status).toBe(404);
+    expect((await call(undefined, 'POST', '/v1/contracts/ctr-auth/terminate', { reason: 'x' })).status).toBe(401);
+    expect((await call('revoked', 'POST', '/v1/contracts/ctr-auth/terminate', { reason: 'x' })).status).toBe(401);
+    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-nope/terminate', { reason: 'x' })).status).toBe(404);
+    const draft = await call('provider-op', 'POST', '/v1/contracts/ctr-auth/terminate', { reason: 'x' });
+    expect(draft.status).toBe(409);
+    expect(draft.body.status).toBe('draft');
+    // The activation route is gone: only the transition sign-off activates.
+    expect((await call('provider-op', 'POST', '/v1/contracts/ctr-auth/activate')).status).toBe(404);
     expect((await call('client-viewer', 'GET', '/v1/contracts/ctr-auth')).body.status).toBe('draft');
+  });
+});
+
+describe('termination as the contract allows', () => {
+  it('when the contract lets only the client give notice, then the provider is 403 and the client may (409 here: a draft takes no notice)', async () => {
+    const doc = await draftDocument('ctr-client-exit');
+    doc.termination = { by: ['client'] };
+    expect((await call('provider-op', 'POST', '/v1/contracts', { document: doc })).status).toBe(201);
+    const provider = await call('provider-op', 'POST', '/v1/contracts/ctr-client-exit/terminate', { reason: 'x' });
+    expect(provider.status).toBe(403);
+    expect(provider.body.detail as string).toMatch(/does not let the provider/);
+    expect((await call('client-op', 'POST', '/v1/contracts/ctr-client-exit/terminate', { reason: 'x' })).status).toBe(409);
   });
 });
 

@@ -20,6 +20,9 @@ beforeAll(async () => {
   const db = world.mandate.database.db;
   await upsertUser(db, { id: 'u-edge-admin', partyId: 'nuvola', roles: ['admin', 'operator'] });
   world.keys.set('provider-admin-edge', (await issueApiKey(db, { partyId: 'nuvola', userId: 'u-edge-admin', roles: ['admin', 'operator'] })).key);
+  // A party's people are its own admins' (the routes below name martin): the client's admin calls them.
+  await upsertUser(db, { id: 'u-edge-martin-admin', partyId: 'martin', roles: ['admin'] });
+  world.keys.set('client-admin-edge', (await issueApiKey(db, { partyId: 'martin', userId: 'u-edge-martin-admin', roles: ['admin'] })).key);
   const started = await world.call('client-op', 'POST', '/v1/contracts/ctr-martin-2027/processes', onboarding('emp-edge'));
   expect(started.status).toBe(201);
   processId = started.body.id as string;
@@ -57,6 +60,9 @@ async function send(who: string | undefined, method: string, url: string, body?:
     parsed = { text };
   }
   if (method === 'POST' && (res.status === 200 || res.status === 201) && /\/(processes|alerts)$/.test(url)) created.push({ id: parsed.id as string, body: String(body) });
+  // Contracts and amendments are proposals, notice starts the exit: each is a process of Mandate.
+  const contractProcess = method === 'POST' && res.status < 300 ? ((parsed.proposal as Json | undefined)?.processId ?? parsed.proposalProcessId ?? (parsed.exit as Json | undefined)?.processId) : undefined;
+  if (typeof contractProcess === 'string') created.push({ id: contractProcess, body: String(body) });
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: parsed };
 }
 
@@ -108,6 +114,7 @@ async function routes(): Promise<Route[]> {
 /** Who calls a route: its own kind of principal, so requests get as far as they can. */
 function callerOf(route: Route): string {
   if (route.tag === 'agents') return 'client-agent';
+  if (route.tag === 'administration' && route.params.includes('partyId') && !route.path.endsWith('/first-admin')) return 'client-admin-edge';
   if (route.tag === 'administration' || route.tag === 'runbooks') return 'provider-admin-edge';
   return 'client-op';
 }

@@ -88,7 +88,8 @@ describe('monitoring alerts', () => {
     const handle = temporal.client.workflow.getHandle(String(first.body.id));
     await handle.cancel();
     await waitFor('the cancelled incident', async () => ((await incidentsOf('cpu:srv-web-01'))[0]?.status === 'cancelled' ? true : undefined));
-    const next = await post(alert('cpu:srv-web-01', { asset: 'srv-web-01' }));
+    // A new alert of the same key: its own id (the same signed body and second again would be a replay).
+    const next = await post(alert('cpu:srv-web-01', { asset: 'srv-web-01', id: 'cpu-srv-web-01-2' }));
     expect(next.status).toBe(201);
     expect(next.body.id).toBe(`mandate:${CONTRACT}:incident:cpu:srv-web-01#2`);
     await temporal.client.workflow.getHandle(String(next.body.id)).cancel();

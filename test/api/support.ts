@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { loadConfig } from '../../config/app-config';
+import { loadConfig, type AppConfig } from '../../config/app-config';
 import { issueApiKey, revokeApiKey } from '../../db/api-keys';
 import { upsertUser } from '../../db/parties';
 import { startMandate, type Mandate } from '../../scripts/mandate';
@@ -18,6 +18,8 @@ export type Json = Record<string, any>; // eslint-disable-line @typescript-eslin
 
 export interface ApiWorld {
   mandate: Mandate;
+  /** The deployment's configuration (its codec keys; its signing key is in MANDATE_DATA_DIR/signing-keys). */
+  config: AppConfig;
   database: TestDatabase;
   /** Principal name → clear key. */
   keys: Map<string, string>;
@@ -30,9 +32,13 @@ export async function exampleDocument(): Promise<Json> {
   return parseYaml(await readFile('examples/contract.yaml', 'utf8')) as Json;
 }
 
-/** Another client's contract with the same provider: the example with its client and vendor renamed. */
+/**
+ * Another client's contract with the same provider: the example with its client and vendor
+ * renamed. Its new client has no signatory: a document never grants one (its admins do).
+ */
 export async function otherClientDocument(): Promise<Json> {
   const text = (await readFile('examples/contract.yaml', 'utf8'))
+    .replace(/^.*u-dg-henri.*\n/m, '')
     .replaceAll('u-hr-lea', 'u-f-lea')
     .replaceAll('u-dsi-paul', 'u-f-paul')
     .replaceAll('u-dsi-anne', 'u-f-anne')
@@ -44,6 +50,7 @@ export async function otherClientDocument(): Promise<Json> {
 
 /**
  * Principals: `provider-op` (u-marc), `provider-admin` (u-claire: operator + approver),
+ * `provider-signatory` (u-nadia), `client-signatory` (u-dg-henri),
  * `client-op` (u-hr-lea), `client-approver` (u-dsi-paul), `client-approver-2` (u-dsi-anne),
  * `client-viewer`, `vendor` (u-sam, the client's vendor), `client-agent` (agent key),
  * `revoked` (a revoked client key), `other-client` (operator of another client, another contract).
@@ -65,7 +72,7 @@ export async function startApiWorld(testFile: string): Promise<ApiWorld> {
   const mandate = await startMandate({ config, log: silentLog, workflowBundlePath: inject('workflowBundlePath') });
   const byUser = new Map(mandate.exampleKeys.map((k) => [k.userId, k.key]));
   const keys = new Map<string, string>();
-  const alias = { 'provider-op': 'u-marc', 'provider-admin': 'u-claire', 'client-op': 'u-hr-lea', 'client-approver': 'u-dsi-paul', 'client-approver-2': 'u-dsi-anne', vendor: 'u-sam', subcontractor: 'u-dc-ops' };
+  const alias = { 'provider-op': 'u-marc', 'provider-admin': 'u-claire', 'client-op': 'u-hr-lea', 'client-approver': 'u-dsi-paul', 'client-approver-2': 'u-dsi-anne', vendor: 'u-sam', subcontractor: 'u-dc-ops', 'provider-signatory': 'u-nadia', 'client-signatory': 'u-dg-henri' };
   for (const [name, userId] of Object.entries(alias)) keys.set(name, byUser.get(userId) ?? '');
   const db = mandate.database.db;
   await upsertUser(db, { id: 'u-martin-viewer', partyId: 'martin', roles: ['viewer'] });
@@ -87,15 +94,20 @@ export async function startApiWorld(testFile: string): Promise<ApiWorld> {
     return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? (JSON.parse(text) as Json) : {} };
   };
 
-  // The other client's contract, created and activated through the API by the provider.
+  // The other client's contract, proposed by the provider and signed by both through the API;
+  // its signatory is the one its own admins would have named (written here directly).
   const created = await call('provider-op', 'POST', '/v1/contracts', { document: await otherClientDocument() });
   if (created.status !== 201) throw new Error(`other contract: ${JSON.stringify(created.body)}`);
-  const activated = await call('provider-op', 'POST', '/v1/contracts/ctr-fournil-2027/activate');
-  if (activated.status !== 200) throw new Error(`activate: ${JSON.stringify(activated.body)}`);
+  await upsertUser(db, { id: 'u-f-henri', partyId: 'fournil', roles: ['signatory'] });
+  keys.set('other-signatory', (await issueApiKey(db, { partyId: 'fournil', userId: 'u-f-henri', roles: ['signatory'] })).key);
   keys.set('other-client', (await issueApiKey(db, { partyId: 'fournil', userId: 'u-f-lea', roles: ['operator'] })).key);
+  const world: Pick<ApiWorld, 'call'> = { call };
+  await signProposal(world, created.body.proposal.processId as string, { provider: 'provider-signatory', client: 'other-signatory', transition: true });
+  await waitFor('ctr-fournil-2027 active', async () => (await call('provider-op', 'GET', '/v1/contracts/ctr-fournil-2027')).body.status === 'active' || undefined);
 
   return {
     mandate,
+    config,
     database,
     keys,
     call,
@@ -131,3 +143,25 @@ export function openTaskOf(world: ApiWorld, who: string, processId: string, step
 
 /** Field paths of a problem+json answer. */
 export const paths = (body: Json) => ((body.errors ?? []) as { path: string }[]).map((e) => e.path);
+
+/** Completes the open `sign` task of a step, as `who`: approve signs, reject declines. */
+export async function signStep(world: Pick<ApiWorld, 'call'>, who: string, processId: string, stepKey: string, decision: 'approve' | 'reject' = 'approve', payload?: Json): Promise<{ status: number; body: Json }> {
+  const task = await waitFor(`${stepKey} in the inbox of ${who}`, async () => {
+    const res = await world.call(who, 'GET', `/v1/tasks?processId=${enc(processId)}`);
+    return (res.body.items as Json[] | undefined)?.find((t) => t.stepKey === stepKey && t.status === 'open');
+  }, 60_000);
+  return world.call(who, 'POST', `/v1/tasks/${enc(task.id as string)}/complete`, { decision, ...(payload ? { payload } : {}) });
+}
+
+/** Both signatures of a proposal (and the client's transition sign-off of a new contract). */
+export async function signProposal(world: Pick<ApiWorld, 'call'>, processId: string, who: { provider: string; client: string; transition?: boolean }): Promise<void> {
+  const steps: [string, string][] = [
+    [who.provider, 'contract.sign-provider'],
+    [who.client, 'contract.sign-client'],
+    ...(who.transition ? ([[who.client, 'contract.transition-signoff']] as [string, string][]) : []),
+  ];
+  for (const [signer, stepKey] of steps) {
+    const res = await signStep(world, signer, processId, stepKey);
+    if (res.status !== 200 && res.status !== 202) throw new Error(`${stepKey} by ${signer}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}

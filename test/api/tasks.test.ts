@@ -61,7 +61,8 @@ describe('GET /v1/tasks', () => {
     expect(paths((await call('client-approver', 'GET', '/v1/tasks?status=sleeping')).body)[0]).toMatch(/^query\.status/);
     expect(paths((await call('client-approver', 'GET', '/v1/tasks?dueBefore=soon')).body)).toEqual(['query.dueBefore']);
     expect(paths((await call('client-approver', 'GET', '/v1/tasks?limit=0')).body)).toEqual(['query.limit']);
-    expect(paths((await call('client-agent', 'GET', '/v1/tasks?assignee=me')).body)).toEqual(['query.assignee']);
+    // An agent key reads no inbox at all (agent keys reach only the agent routes).
+    expect((await call('client-agent', 'GET', '/v1/tasks?assignee=me')).status).toBe(403);
     expect((await call(undefined, 'GET', '/v1/tasks')).status).toBe(401);
     expect((await call('revoked', 'GET', '/v1/tasks')).status).toBe(401);
   });
@@ -142,7 +143,9 @@ describe('POST /v1/tasks/{id}/complete', () => {
     expect((await call(undefined, 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' })).status).toBe(401);
     expect((await call('revoked', 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' })).status).toBe(401);
     const viewer = await call('client-viewer', 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' });
-    expect(viewer.status).toBe(422);
+    // Assigned to u-dsi-anne above: anyone else is refused before the roles are even asked (issue 12 point 8).
+    expect(viewer.status).toBe(403);
+    expect(viewer.body.detail).toMatch(/assigned to u-dsi-anne/);
     expect((await call('client-viewer', 'GET', `/v1/tasks/${task.id}`)).body.status).toBe('open');
     const done = await call('client-approver-2', 'POST', `/v1/tasks/${task.id}/complete`, { decision: 'approve' });
     expect(done.status).toBe(200);

@@ -457,7 +457,16 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
         const rows = outbox.filter((o) => o.event === 'step.completed' && o.party_id === partyId && (o.payload as { stepKey?: string }).stepKey === stepKey);
         if (rows.length !== 1) fail(`${rows.length} outbox rows step.completed of ${stepKey} for ${partyId}, expected one: ${rows.map((o) => o.effect_key).join(', ') || 'none'}`);
       }
-      const unexpected = outbox.filter((o) => !NOTICES.some(([s, p]) => o.event === 'step.completed' && o.party_id === p && (o.payload as { stepKey?: string }).stepKey === s));
+      // The witness of the journal's head, once per party holding a role, naming the last entry.
+      const witnesses = outbox.filter((o) => o.event === 'process.journal-head');
+      const head = journal.at(-1);
+      const parties = [...new Set(witnesses.map((o) => o.party_id))];
+      if (witnesses.length === 0 || parties.length !== witnesses.length) fail(`journal-head witnesses: ${witnesses.map((o) => o.party_id).join(', ') || 'none'}, expected one per party`);
+      for (const w of witnesses) {
+        const sent = w.payload as { seq?: number; hash?: string };
+        if (sent.seq !== head?.seq || sent.hash !== head?.hash) fail(`journal-head witness for ${w.party_id} names seq ${sent.seq}, the journal ends at ${head?.seq}`);
+      }
+      const unexpected = outbox.filter((o) => o.event !== 'process.journal-head' && !NOTICES.some(([s, p]) => o.event === 'step.completed' && o.party_id === p && (o.payload as { stepKey?: string }).stepKey === s));
       if (unexpected.length > 0) fail(`unexpected outbox rows: ${unexpected.map((o) => `${o.effect_key} (${o.event})`).join(', ')}`);
     }
     if (jobs.length > 0) fail(`agent job offers for a process without agent steps: ${jobs.map((j) => `${j.id} ${j.status}`).join(', ')}`);

@@ -45,7 +45,7 @@ describe('api keys', () => {
   });
 
   it('when a key is used twice within a minute, then last_used_at is written once', async () => {
-    const { id, key } = await issueApiKey(t.db, { partyId: 'globex', userId: 'bob', roles: ['viewer'] });
+    const { id, key } = await issueApiKey(t.db, { partyId: 'globex', userId: 'bob', roles: ['approver'] });
     await findPrincipalByKey(t.db, key);
     const first = await t.db.selectFrom('api_keys').select('last_used_at').where('id', '=', id).executeTakeFirstOrThrow();
     await findPrincipalByKey(t.db, key);

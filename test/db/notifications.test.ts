@@ -1,4 +1,4 @@
-// Key changes are announced on `mandate_api_keys` by the database itself (whatever wrote them),
+// Key changes (and changes to a user's roles) are announced on `mandate_api_keys` by the database itself (whatever wrote them),
 // heard by a listener that says when it is live and comes back after losing its connection.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,12 +29,16 @@ async function announcesKeyChanges(database: Database) {
     await sql`update api_keys set last_used_at = now() where id = ${key.id}`.execute(database.db);
     await revokeApiKey(database.db, key.id);
     await waitFor('the revocation to be heard', async () => r.heard.includes(key.id));
+    // A user's roles bound what its keys do (migration 0010): a real change is announced, a rewrite or a rename is not.
+    await sql`update users set roles = roles, name = 'Bob B.' where id = 'bob'`.execute(database.db);
+    await sql`update users set roles = '{viewer}' where id = 'bob'`.execute(database.db);
+    await waitFor('the role change to be heard', async () => r.heard.includes('user:bob'));
     await sql`update parties set name = 'Globex Corp' where id = 'globex'`.execute(database.db);
     await sql`update parties set kind = 'client' where id = 'globex'`.execute(database.db);
     await sql`update parties set kind = 'third-party', contracted_by = 'acme-it' where id = 'globex'`.execute(database.db);
     await waitFor('the party change to be heard', async () => r.heard.includes('*'));
     // Issuing and touching announce nothing; renaming a party or rewriting its kind unchanged neither.
-    expect(r.heard).toEqual([key.id, '*']);
+    expect(r.heard).toEqual([key.id, 'user:bob', '*']);
   } finally {
     await listener.stop();
   }

@@ -13,10 +13,10 @@ const source = readFileSync(composeFile, 'utf8');
 /** What config/app-config.ts reads; a Mandate service sets or interpolates nothing else. */
 const APP_CONFIG_VARS = [
   'DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'PORT', 'MANDATE_ROLE', 'MANDATE_ADMIN_KEY',
-  'MANDATE_CODEC_KEYS', 'MANDATE_DATA_DIR', 'LOG_LEVEL', 'MANDATE_ENGINE_CONFIG', 'MANDATE_LOAD_EXAMPLES',
+  'MANDATE_CODEC_KEYS', 'MANDATE_SIGNING_KEYS', 'MANDATE_DATA_DIR', 'LOG_LEVEL', 'MANDATE_ENGINE_CONFIG', 'MANDATE_LOAD_EXAMPLES',
   'MANDATE_TASK_QUEUE', 'MANDATE_WORKER_METRICS_ADDRESS',
 ];
-const REQUIRED_SECRETS = ['POSTGRES_PASSWORD', 'DATABASE_URL', 'MANDATE_ADMIN_KEY', 'MANDATE_CODEC_KEYS'];
+const REQUIRED_SECRETS = ['POSTGRES_PASSWORD', 'DATABASE_URL', 'MANDATE_ADMIN_KEY', 'MANDATE_CODEC_KEYS', 'MANDATE_SIGNING_KEYS'];
 const MANDATE_SERVICES = ['mandate-api', 'mandate-worker'];
 /** The party agent reads its own configuration file, its key and the log level: nothing else. */
 const AGENT_VARS = ['MANDATE_AGENT_KEY', 'MANDATE_AGENT_CONFIG', 'LOG_LEVEL'];
@@ -27,6 +27,7 @@ const SAMPLE_ENV: Record<string, string> = {
   DATABASE_URL: 'postgres://postgres:pg-secret@postgres:5432/mandate',
   MANDATE_ADMIN_KEY: 'a'.repeat(40),
   MANDATE_CODEC_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  MANDATE_SIGNING_KEYS: `s1:${'07'.repeat(32)}`,
 };
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);

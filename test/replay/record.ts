@@ -16,6 +16,10 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import type { Kysely } from 'kysely';
 import { createEngineActivities } from '../../activities/engine';
 import { createBackupActivities } from '../../activities/backups';
+import { createProcessActivities } from '../../activities/processes';
+import { proposeVersion } from '../../db/contracts';
+import { inTransaction } from '../../db/transaction';
+import { documentDigest } from '../../api/services/contracts';
 import type { Principal } from '../../db/api-keys';
 import { registerProcess } from '../../db/processes';
 import type { Schema, TaskRow } from '../../db/schema';
@@ -60,6 +64,8 @@ const marc = user('nuvola', 'u-marc', ['operator'], 'provider');
 const claire = user('nuvola', 'u-claire', ['operator', 'approver'], 'provider');
 const dcOps = user('dc-lyon', 'u-dc-ops', ['operator'], 'third-party');
 const sam = user('pc-logistique', 'u-sam', ['operator'], 'third-party');
+const nadia = user('nuvola', 'u-nadia', ['signatory'], 'provider');
+const henri = user('martin', 'u-dg-henri', ['signatory'], 'client');
 
 /** Waits for the process's open task of that party and completes it as `who`. */
 async function complete(r: Recording, handle: WorkflowHandle, who: Principal, request: CompletionRequest = {}): Promise<TaskRow> {
@@ -167,7 +173,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const handle = await startProbe(r.client, r.db, { taskQueue, contractId: r.contract.id, requestedBy: hrLea, businessKey: 'consult', steps: [
       { key: 'change.patch', asset: 'srv-erp-01', requiredFields: ['ticket'] },
     ] });
-    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dcOps, { comment: 'fine by us' });
     await complete(r, handle, dsiPaul, { decision: 'approve' });
     await complete(r, handle, marc, { payload: { ticket: 'CHG-EXAMPLE-1' } });
     return handle;
@@ -219,18 +225,40 @@ SCENARIOS['patch-cycle-normal'] = async (r) => {
       batchSize: 1,
       durations: { snapshot: 'PT1S', patch: 'PT1S', healthCheck: 'PT1S', restore: 'PT1S' },
       windowOverride: { start: new Date(opens).toISOString(), end: new Date(opens + 600_000).toISOString() },
+      // The API lets only a provider operator's emergency change do this; the engine journals it (change.exception).
+      exceptionReason: 'recording: a window that opens now',
     },
   };
   const agents = serveServerAgents(r.db, r.client, { nuvola: 'ag-nuvola-soc', 'dc-lyon': 'ag-dc-lyon' });
   try {
     const handle = await r.client.workflow.start('patchCycle', { workflowId: id, taskQueue, args: [start] });
-    await complete(r, handle, dcOps, { comment: 'fine by us', payload: { window: 'sunday-night' } });
+    await complete(r, handle, dcOps, { comment: 'fine by us' });
     await complete(r, handle, dsiPaul, { decision: 'approve', comment: 'CAB ok' });
     await handle.result();
     return handle;
   } finally {
     await agents.stop();
   }
+};
+
+// An amendment proposed by the provider's operator, signed by the provider's signatory, then
+// countersigned by the client's: the version is in force and the schedules follow once.
+SCENARIOS['contract-amendment'] = async (r) => {
+  const contractId = r.contract.id;
+  const document = { ...r.contract, title: 'Example amendment' };
+  const documentSha256 = documentDigest(document);
+  const proposed = await inTransaction(r.db, (trx) => proposeVersion(trx, { contractId, document, documentSha256, createdBy: 'u-marc', partyIds: [] }));
+  if (!proposed || !('version' in proposed)) throw new Error('the amendment was not proposed');
+  const version = proposed.version.version;
+  const businessKey = `v${version}`;
+  const id = `mandate:${contractId}:contract-proposal:${businessKey}`;
+  const requestedBy = { userId: 'u-marc', partyId: 'nuvola' };
+  await registerProcess(r.db, { id, contractId, contractVersion: version, processType: 'contract-proposal', businessKey, requestedBy: requestedBy.userId, requestedByParty: requestedBy.partyId });
+  const start: ProcessStart = { contractId, version, processType: 'contract-proposal', businessKey, requestedBy, input: { kind: 'amendment', documentSha256 } };
+  const handle = await r.client.workflow.start('contractProposal', { workflowId: id, taskQueue, args: [start] });
+  await complete(r, handle, nadia, { decision: 'approve', payload: { signature: 'example-signature' } });
+  await complete(r, handle, henri, { decision: 'approve' });
+  return handle;
 };
 
 function parseArgs(argv: string[]): { names: string[]; overwrite: boolean } {
@@ -278,6 +306,7 @@ async function main(): Promise<void> {
       activities: {
         ...createEngineActivities({ db: database.db, actions: { ...engine.config.actions, ...reports.actions }, actionsDir: engine.config.configDir, log: silentLog }),
         ...createBackupActivities({ db: database.db }),
+        ...createProcessActivities({ db: database.db, client, taskQueue }),
       },
     });
     const recording: Recording = { db: database.db, client, contract, backupStore: engine.backupStore };

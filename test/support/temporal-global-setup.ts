@@ -49,7 +49,9 @@ async function bundleWorkflows(dir: string): Promise<BundleOutcome> {
     problems.push(...entry.message.split('\n').filter((line) => /ERROR|WARNING|Can't resolve|not found|disallowed/i.test(line)));
   });
   try {
-    const bundle = await bundleWorkflowCode({ workflowsPath: path, logger });
+    // Production's failure converter (messages encrypted with the payloads) is part of the bundle.
+    const failureConverterPath = fileURLToPath(new URL('../../temporal/failure-converter.ts', import.meta.url));
+    const bundle = await bundleWorkflowCode({ workflowsPath: path, logger, failureConverterPath });
     const codePath = join(dir, 'workflow-bundle.js');
     await writeFile(codePath, bundle.code);
     log(`bundled ${path} in ${((Date.now() - started) / 1000).toFixed(1)}s`);

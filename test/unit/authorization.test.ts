@@ -10,12 +10,14 @@ import {
   mayCompleteTask,
   mayCompleteTasks,
   mayCreateParty,
+  mayInviteFirstAdmin,
   mayIssueKey,
   mayOperateSchedule,
   mayReassignTask,
   mayRegisterRunbook,
   mayStartProcess,
   maySendAlert,
+  mayUseRoute,
   mayWriteContract,
   rolesToComplete,
   type Actor,
@@ -218,19 +220,36 @@ describe('agents', () => {
 });
 
 describe('administration', () => {
-  it("when the provider's admins or the bootstrap key ask, then they administer every party", () => {
+  it("when the provider's admins or the bootstrap key ask, then they create parties and invite a party's first admin, once, and administer only their own party", () => {
     expect(isProviderAdmin(bootstrap)).toBe(true);
     expect(isProviderAdmin(aProviderUser(['admin']))).toBe(true);
     expect(isProviderAdmin({ ...bootstrap, bootstrap: undefined })).toBe(false);
-    expect(mayAdministerParty({ actor: aProviderUser(['admin']), partyId: CLIENT }).ok).toBe(true);
+    for (const actor of [aProviderUser(['admin']), bootstrap]) {
+      expect(mayAdministerParty({ actor, partyId: PROVIDER }).ok).toBe(true);
+      expect(reasonOf(mayAdministerParty({ actor, partyId: CLIENT }))).toBe('administering party martin needs an admin key of that party: each party administers its own people');
+      expect(mayInviteFirstAdmin({ actor, party: { id: CLIENT, hasAdmin: false } }).ok).toBe(true);
+      expect(reasonOf(mayInviteFirstAdmin({ actor, party: { id: CLIENT, hasAdmin: true } }))).toBe('party martin has an admin: only its own admins add its users');
+    }
     expect(mayCreateParty(bootstrap).ok).toBe(true);
+    expect(mayInviteFirstAdmin({ actor: anActor({ roles: ['admin'] }), party: { id: 'vendor', hasAdmin: false } }).ok).toBe(false);
+    expect(mayInviteFirstAdmin({ actor: aProviderUser(['operator']), party: { id: CLIENT, hasAdmin: false } }).ok).toBe(false);
   });
 
   it("when a party's admin asks, then it administers its own party only, and creates none", () => {
     const admin = anActor({ roles: ['admin'] });
     expect(mayAdministerParty({ actor: admin, partyId: CLIENT }).ok).toBe(true);
-    expect(reasonOf(mayAdministerParty({ actor: admin, partyId: 'vendor' }))).toBe('administering party vendor needs an admin key of that party or of the provider');
+    expect(reasonOf(mayAdministerParty({ actor: admin, partyId: 'vendor' }))).toBe('administering party vendor needs an admin key of that party: each party administers its own people');
+    expect(mayAdministerParty({ actor: anActor({ roles: ['operator', 'approver', 'viewer'] }), partyId: CLIENT }).ok).toBe(false);
     expect(reasonOf(mayCreateParty(admin))).toMatch(/^creating a party needs/);
+  });
+
+  it('when an agent key calls a route, then only the agent routes and the monitoring alerts are allowed; people reach every route', () => {
+    const agent = anAgent();
+    for (const template of ['/agent/jobs', '/agent/jobs/{jobId}/result', '/contracts/{contractId}/monitoring/alerts']) expect(mayUseRoute({ actor: agent, template }).ok).toBe(true);
+    for (const template of ['/tasks', '/processes', '/contracts/{contractId}', '/contracts/{contractId}/versions/{version}', '/parties', '/agentish']) {
+      expect(reasonOf(mayUseRoute({ actor: agent, template }))).toBe('an agent key reaches only the agent routes (/v1/agent/*): use a user key');
+      expect(mayUseRoute({ actor: anActor({ roles: ['viewer'] }), template }).ok).toBe(true);
+    }
   });
 
   it('when a key is issued, then it carries a subset of its holder’s roles, and an agent’s exactly agent', () => {

@@ -95,4 +95,16 @@ describe('principal cache', () => {
     expect(cache.get('h1')).toBeUndefined();
     expect(cache.get('h3')?.keyId).toBe('h3');
   });
+  it("when a user's roles change, then every key of that user is read again and other users' keys stay", async () => {
+    const cache = createPrincipalCache();
+    cache.onLive(true);
+    const aliceSecond: Principal = { ...alice, keyId: 'k-alice-2' };
+    const a = counting(alice);
+    const a2 = counting(aliceSecond);
+    const b = counting(bob);
+    for (const [hash, source] of [['h-alice', a], ['h-alice-2', a2], ['h-bob', b]] as const) await cache.through(hash, source.read);
+    cache.onNotify('user:alice');
+    for (const [hash, source] of [['h-alice', a], ['h-alice-2', a2], ['h-bob', b]] as const) await cache.through(hash, source.read);
+    expect([a.reads, a2.reads, b.reads]).toEqual([2, 2, 1]);
+  });
 });

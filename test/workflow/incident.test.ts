@@ -109,10 +109,10 @@ describe('incident', () => {
     expect((await getProcess(database.db, handle.workflowId))?.status).toBe('completed');
   });
 
-  it('when triage gives no valid priority, then the completion is refused with 422 and the task stays open', async () => {
+  it('when triage gives no valid priority, then the completion is refused with 400 naming the field and the task stays open', async () => {
     const handle = await openByClient();
     const task = await openTask(desk, handle.workflowId, 'incident.triage');
-    await expect(completeTask(deps(), desk, task.id, { payload: { priority: 'P9' } })).rejects.toMatchObject({ status: 422 });
+    await expect(completeTask(deps(), desk, task.id, { payload: { priority: 'P9' } })).rejects.toMatchObject({ status: 400 });
     await complete(desk, handle.workflowId, 'incident.triage', { payload: { priority: 'P2' } });
     await handle.cancel();
   });

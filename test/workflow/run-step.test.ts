@@ -90,7 +90,9 @@ describe('runStep', () => {
     expect(journal.find((e) => e.event === 'step.executed')).toMatchObject({ party_id: PROVIDER, actor: 'engine:create-directory-account', clause: 'responsibilities/iam.create' });
     expect(await verifyJournal(database.db, handle.workflowId)).toEqual({ ok: true, length: 5 });
     const outbox = await database.db.selectFrom('outbox').selectAll().where('effect_key', 'like', `${handle.workflowId}:%`).execute();
-    expect(outbox.map((o) => [o.party_id, o.event])).toEqual([[CLIENT, 'step.completed']]);
+    expect(outbox.filter((o) => o.event !== 'process.journal-head').map((o) => [o.party_id, o.event])).toEqual([[CLIENT, 'step.completed']]);
+    // Every party with a role in the process keeps a witness of the journal's head.
+    expect(outbox.filter((o) => o.event === 'process.journal-head').map((o) => o.party_id).sort()).toEqual([CLIENT, PROVIDER].sort());
     expect((await getProcess(database.db, handle.workflowId))?.status).toBe('completed');
   });
 
@@ -108,7 +110,7 @@ describe('runStep', () => {
     const task = await openTaskOf(CLIENT_VENDOR, handle.workflowId);
     expect(task).toMatchObject({ kind: 'execute', team: 'dispatch', status: 'open' });
     await expect(completeTask(deps(), op, task.id, { payload: { trackingNumber: 'X1' } })).rejects.toMatchObject({ status: 404 });
-    await expect(completeTask(deps(), vendor, task.id, { payload: {} })).rejects.toMatchObject({ status: 422, detail: expect.stringMatching(/payload.trackingNumber/) });
+    await expect(completeTask(deps(), vendor, task.id, { payload: {} })).rejects.toMatchObject({ status: 400, detail: expect.stringMatching(/payload.trackingNumber/) });
     expect((await getTask(database.db, task.id))?.status).toBe('open');
     const done = await completeTask(deps(), vendor, task.id, { payload: { trackingNumber: 'TRK-42' } });
     expect(done.status).toBe(200);
@@ -174,10 +176,10 @@ describe('runStep', () => {
     const answered = await startProbe(client, database.db, { taskQueue, contractId: contract.id, requestedBy: requester, steps: [{ key: 'change.plan' }] });
     const consult = await openTaskOf(SUBCONTRACTOR, answered.workflowId);
     expect(consult.kind).toBe('consult');
-    await completeTask(deps(), principal(SUBCONTRACTOR, 'u-dc', ['operator']), consult.id, { comment: 'fine by us', payload: { window: 'sunday' } });
+    await completeTask(deps(), principal(SUBCONTRACTOR, 'u-dc', ['operator']), consult.id, { comment: 'fine by us' });
     const execute = await openTaskOf(PROVIDER, answered.workflowId);
     await completeTask(deps(), op, execute.id, {});
-    expect(((await answered.result()) as StepResult[])[0]?.consulted).toEqual([{ partyId: SUBCONTRACTOR, answer: { window: 'sunday' } }]);
+    expect(((await answered.result()) as StepResult[])[0]?.consulted).toEqual([{ partyId: SUBCONTRACTOR, answer: 'fine by us' }]);
 
     const silent = await startProbe(client, database.db, { taskQueue, contractId: contract.id, requestedBy: requester, steps: [{ key: 'change.plan' }] });
     const unanswered = await openTaskOf(SUBCONTRACTOR, silent.workflowId);

@@ -3,10 +3,11 @@
 // changes workflow state; the row is settled by the API once the update's result is durable,
 // and by the process's next write, which carries the journal entry.
 import * as wf from '@temporalio/workflow';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { TaskOpening } from '../../activities/engine';
-import { mayAcceptCompletion } from '../../domain/authorization';
-import type { TaskCompleted, TaskCompletion } from '../definitions';
+import { fieldsOutsideBareCompletion, mayAcceptCompletion, mayAssignTask } from '../../domain/authorization';
+import { approvalActOf, assignmentActOf, completionActOf, contractSignatureActOf, isUnverified, partySignatureRefusal, verifyAct, type ApprovalAct, type ContractSignatureAct, type Signers } from '../../domain/signatures';
+import type { CompletionRefusalDetails, TaskAssigned, TaskAssignment, TaskCompleted, TaskCompletion } from '../definitions';
 import type { ProcessJournal } from './journal';
 import { nowIso } from './time';
 
@@ -20,6 +21,8 @@ export interface PendingTask {
   settled: boolean;
   /** Lateness notices already sent for it (step.overdue, then each escalation level). */
   notices: number;
+  /** The user of its party it is assigned to (assignTask): the only one whose completion is accepted. */
+  assignee?: string;
 }
 
 /** A task waiting across continue-as-new: its row stays open, the new run waits for it. */
@@ -27,6 +30,7 @@ export interface TaskCarry {
   opening: TaskOpening;
   clause: string;
   notices: number;
+  assignee?: string;
 }
 
 export interface InboxCarry {
@@ -44,6 +48,8 @@ export class TaskInbox {
   private readonly carried = new Map<string, TaskCarry>();
   /** Completions accepted by this run (the history budget counts them). */
   accepted = 0;
+  /** Keys signed completions are checked with (workflows/signed-acts.ts); unset in runs recorded before. */
+  signers?: Signers;
 
   constructor(
     private readonly processId: string,
@@ -63,7 +69,7 @@ export class TaskInbox {
     const carried = this.carried.get(stepKey);
     if (!carried || (kind !== undefined && carried.opening.kind !== kind)) return undefined;
     this.carried.delete(stepKey);
-    const task: PendingTask = { opening: carried.opening, clause: carried.clause, completion, settled: false, notices: carried.notices };
+    const task: PendingTask = { opening: carried.opening, clause: carried.clause, completion, settled: false, notices: carried.notices, ...(carried.assignee !== undefined && { assignee: carried.assignee }) };
     this.pending.set(task.opening.id, task);
     return task;
   }
@@ -77,7 +83,7 @@ export class TaskInbox {
   }
 
   carry(): InboxCarry {
-    const pending = [...this.pending.values()].filter((t) => !t.settled).map((t) => ({ opening: t.opening, clause: t.clause, notices: t.notices }));
+    const pending = [...this.pending.values()].filter((t) => !t.settled).map((t) => ({ opening: t.opening, clause: t.clause, notices: t.notices, ...(t.assignee !== undefined && { assignee: t.assignee }) }));
     return { pending, outcomes: [...this.outcomes.values()].slice(-OUTCOMES_CARRIED) };
   }
 
@@ -96,6 +102,12 @@ export class TaskInbox {
    * `CompletionRefused`, so the API tells it from an outcome it cannot know.
    */
   validate(c: TaskCompletion): void {
+    // docs/ARCHITECTURE.md "Trust boundaries": only what this deployment sent for this process, signed.
+    if (isUnverified(c)) throw refused(`completion not encrypted by this deployment for this process (${c.reason})`);
+    if (this.signers && this.signers.deployment.length > 0) {
+      const verdict = verifyAct(completionActOf(c, this.processId), c.attestation, this.signers.deployment);
+      if (!verdict.ok) throw refused(verdict.reason);
+    }
     const settled = this.outcomes.get(c.taskId);
     if (settled) {
       // A redelivery of the accepted completion (after continue-as-new the update id is new to this run).
@@ -104,15 +116,48 @@ export class TaskInbox {
     }
     const task = this.pending.get(c.taskId);
     if (!task || task.answer) throw refused(`task ${c.taskId} is not open in this process`);
-    const verdict = mayAcceptCompletion(task.opening, c, this.requestedBy);
+    const verdict = mayAcceptCompletion({ ...task.opening, ...(task.assignee !== undefined && { assignee: task.assignee }) }, c, this.requestedBy);
     if (!verdict.ok) throw refused(verdict.reason);
-    if (task.completion) {
-      const parsed = task.completion.safeParse(c.payload ?? {});
-      if (!parsed.success) {
-        const fields = parsed.error.issues.map((i) => `${['payload', ...i.path].join('.')}: ${i.message}`);
-        throw refused(`invalid payload: ${fields.join('; ')}`);
-      }
+    // A party that registered its own signing keys signs its approvals and its contract
+    // signatures itself: the provider, which runs the API, cannot make them.
+    if ((task.opening.kind === 'approve' || task.opening.kind === 'sign') && this.signers) {
+      const refusal = partySignatureRefusal(this.signers.parties[task.opening.partyId], partyActOf(task.opening, c, this.processId), c.clientSignature);
+      if (refusal) throw refused(refusal);
     }
+    // Evidence is what the step asked for: its schema, strictly; without one, a decision and a comment only.
+    const fields = task.completion ? schemaErrors(task.completion, c.payload ?? {}) : fieldsOutsideBareCompletion(c);
+    if (fields.length > 0) throw refused(`invalid completion: ${fields.map((f) => `${f.path}: ${f.message}`).join('; ')}`, { fields });
+  }
+
+  /** The assignTask update's validator: an open task of the assigner's party; never an approval to its requester. */
+  validateAssignment(a: TaskAssignment): void {
+    if (isUnverified(a)) throw refused(`assignment not encrypted by this deployment for this process (${a.reason})`);
+    if (this.signers && this.signers.deployment.length > 0) {
+      const verdict = verifyAct(assignmentActOf(a, this.processId), a.attestation, this.signers.deployment);
+      if (!verdict.ok) throw refused(verdict.reason);
+    }
+    const task = this.pending.get(a.taskId);
+    if (!task || task.answer || task.settled) throw refused(`task ${a.taskId} is not open in this process`);
+    if (a.partyId !== task.opening.partyId) throw refused(`task ${a.taskId} is assigned to party ${task.opening.partyId}`);
+    const verdict = mayAssignTask({ taskId: a.taskId, kind: task.opening.kind, assignee: a.assigneeUserId, requestedBy: this.requestedBy });
+    if (!verdict.ok) throw refused(verdict.reason);
+  }
+
+  /** Workflow state and a journal entry (written with the next write); the API then sets the row's assignee. */
+  assign(a: TaskAssignment): TaskAssigned {
+    const task = this.pending.get(a.taskId);
+    if (!task) throw new Error(`task ${a.taskId} vanished`); // unreachable: validated above
+    const from = task.assignee ?? null;
+    task.assignee = a.assigneeUserId;
+    this.journal.append({
+      stepKey: task.opening.stepKey,
+      event: 'task.reassigned',
+      partyId: a.partyId,
+      actor: `user:${a.userId}`,
+      clause: task.clause,
+      data: { taskId: a.taskId, kind: task.opening.kind, from, to: a.assigneeUserId },
+    });
+    return { taskId: a.taskId, assigneeUserId: a.assigneeUserId, at: nowIso() };
   }
 
   /** Durable runs: the answer is workflow state at once; the row and the journal follow with the next write. */
@@ -141,11 +186,11 @@ export class TaskInbox {
     task.answer = c;
     this.journal.append({
       stepKey: task.opening.stepKey,
-      event: `task.${task.opening.kind === 'approve' ? (c.decision === 'approve' ? 'approved' : 'rejected') : 'completed'}`,
+      event: `task.${eventOf(task.opening.kind, c.decision)}`,
       partyId: c.partyId,
       actor: `user:${c.userId}`,
       clause: task.clause,
-      data: { taskId: c.taskId, kind: task.opening.kind, decision: c.decision, comment: c.comment, payload: c.payload },
+      data: { taskId: c.taskId, kind: task.opening.kind, decision: c.decision, comment: c.comment, payload: c.payload, ...(c.clientSignature && { clientSignature: c.clientSignature }) },
     });
     return task;
   }
@@ -158,6 +203,41 @@ export class TaskInbox {
   }
 }
 
-function refused(message: string): wf.ApplicationFailure {
-  return wf.ApplicationFailure.nonRetryable(message, 'CompletionRefused');
+function refused(message: string, details?: CompletionRefusalDetails): wf.ApplicationFailure {
+  return wf.ApplicationFailure.create({ message, type: 'CompletionRefused', nonRetryable: true, ...(details && { details: [details] }) });
+}
+
+/**
+ * The payload against the step's schema, strictly: an object schema that would strip unknown
+ * fields refuses them instead, so nothing outside the schema becomes evidence.
+ */
+function schemaErrors(schema: z.ZodType, payload: Record<string, unknown>): { path: string; message: string }[] {
+  const strict = schema instanceof z.ZodObject ? schema.strict() : schema;
+  const parsed = strict.safeParse(payload);
+  if (parsed.success) return [];
+  return parsed.error.issues.flatMap((i) => {
+    const at = ['payload', ...i.path.map(String)];
+    // An unknown field is named itself, so the caller sees which one to drop.
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: [...at, k].join('.'), message: 'not a field of this step' }));
+    return [{ path: at.join('.'), message: i.message }];
+  });
+}
+
+/**
+ * What a party's own key signs: a contract version's document (a signature task that names one,
+ * domain/contract-proposal.ts), else the approval itself (approvals, transition and exit sign-offs).
+ */
+function partyActOf(opening: TaskOpening, c: TaskCompletion, processId: string): ApprovalAct | ContractSignatureAct {
+  const d = opening.payload as { contractId?: unknown; version?: unknown; documentSha256?: unknown };
+  if (opening.kind === 'sign' && typeof d.contractId === 'string' && typeof d.version === 'number' && typeof d.documentSha256 === 'string') {
+    return contractSignatureActOf({ contractId: d.contractId, version: d.version, documentHash: d.documentSha256, userId: c.userId, partyId: c.partyId, decision: c.decision ?? 'approve' });
+  }
+  return approvalActOf(c, processId);
+}
+
+/** approved/rejected for approvals, signed/declined for signatures, completed otherwise. */
+function eventOf(kind: TaskOpening['kind'], decision: string | undefined): string {
+  if (kind === 'approve') return decision === 'approve' ? 'approved' : 'rejected';
+  if (kind === 'sign') return decision === 'approve' ? 'signed' : 'declined';
+  return 'completed';
 }

@@ -226,5 +226,6 @@ export function mergeEffects(a: Effects, b: Effects): Effects {
   if (withdrawJobs.length) merged.withdrawJobs = withdrawJobs;
   if (reofferJobs.length) merged.reofferJobs = reofferJobs;
   if (a.process || b.process) merged.process = { ...a.process, ...b.process };
+  if (a.contract || b.contract) merged.contract = { ...a.contract, ...b.contract } as NonNullable<Effects['contract']>;
   return merged;
 }

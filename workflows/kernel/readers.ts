@@ -11,3 +11,6 @@ export const contractReader = wf.proxyLocalActivities<Pick<EngineActivities, 'lo
 
 /** The runbook version a run pins. */
 export const runbookReader = wf.proxyLocalActivities<Pick<EngineActivities, 'pinRunbook'>>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
+
+/** The keys signed acts are checked with (workflows/signed-acts.ts): the deployment's and each party's. */
+export const signerReader = wf.proxyLocalActivities<Pick<EngineActivities, 'loadSigners'>>({ startToCloseTimeout: '30s', retry: { initialInterval: '200ms', maximumInterval: '10s' } });
