@@ -443,10 +443,24 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
       }
     }
 
+    // The witness of the journal's head, once per party holding a role, naming the last entry.
+    const checkWitnesses = () => {
+      const witnesses = outbox.filter((o) => o.event === 'process.journal-head');
+      const head = journal.at(-1);
+      const parties = [...new Set(witnesses.map((o) => o.party_id))];
+      if (witnesses.length === 0 || parties.length !== witnesses.length) fail(`journal-head witnesses: ${witnesses.map((o) => o.party_id).join(', ') || 'none'}, expected one per party`);
+      for (const w of witnesses) {
+        const sent = w.payload as { seq?: number; hash?: string };
+        if (sent.seq !== head?.seq || sent.hash !== head?.hash) fail(`journal-head witness for ${w.party_id} names seq ${sent.seq}, the journal ends at ${head?.seq}`);
+      }
+    };
+
     if (!employee) {
-      // A backup run: no person's task, no notice (no I party), its agent jobs and effects.
+      // A backup run: no person's task, no notice (no I party) but its journal-head witnesses, its agent jobs and effects.
       if (tasks.length > 0) fail(`a backup run has tasks: ${tasks.map(taskLine).join(', ')}`);
-      if (outbox.length > 0) fail(`a backup run has outbox rows: ${outbox.map((o) => `${o.effect_key} (${o.event})`).join(', ')}`);
+      const notices = outbox.filter((o) => o.event !== 'process.journal-head');
+      if (notices.length > 0) fail(`a backup run has outbox rows: ${notices.map((o) => `${o.effect_key} (${o.event})`).join(', ')}`);
+      if (facts.status === 'COMPLETED') checkWitnesses();
       checkBackupRun({ id, facts, jobs, journal, effects, marks: input.actionMarks, fail, figures });
       continue;
     }
@@ -457,15 +471,7 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
         const rows = outbox.filter((o) => o.event === 'step.completed' && o.party_id === partyId && (o.payload as { stepKey?: string }).stepKey === stepKey);
         if (rows.length !== 1) fail(`${rows.length} outbox rows step.completed of ${stepKey} for ${partyId}, expected one: ${rows.map((o) => o.effect_key).join(', ') || 'none'}`);
       }
-      // The witness of the journal's head, once per party holding a role, naming the last entry.
-      const witnesses = outbox.filter((o) => o.event === 'process.journal-head');
-      const head = journal.at(-1);
-      const parties = [...new Set(witnesses.map((o) => o.party_id))];
-      if (witnesses.length === 0 || parties.length !== witnesses.length) fail(`journal-head witnesses: ${witnesses.map((o) => o.party_id).join(', ') || 'none'}, expected one per party`);
-      for (const w of witnesses) {
-        const sent = w.payload as { seq?: number; hash?: string };
-        if (sent.seq !== head?.seq || sent.hash !== head?.hash) fail(`journal-head witness for ${w.party_id} names seq ${sent.seq}, the journal ends at ${head?.seq}`);
-      }
+      checkWitnesses();
       const unexpected = outbox.filter((o) => o.event !== 'process.journal-head' && !NOTICES.some(([s, p]) => o.event === 'step.completed' && o.party_id === p && (o.payload as { stepKey?: string }).stepKey === s));
       if (unexpected.length > 0) fail(`unexpected outbox rows: ${unexpected.map((o) => `${o.effect_key} (${o.event})`).join(', ')}`);
     }
