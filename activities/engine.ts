@@ -10,7 +10,7 @@ import { appendJournal } from '../db/journal';
 import { openTasks, settleTask } from '../db/tasks';
 import { enqueueOutbox } from '../db/outbox';
 import { recordProcessState, registerProcess } from '../db/processes';
-import { attachJobAttempt, offerAgentJobs, reofferAgentJobs, withdrawAgentJobs, type AgentJobInput } from '../db/agent-jobs';
+import { attachJobAttempt, finishedAgentJobs, offerAgentJobs, reofferAgentJobs, withdrawAgentJobs, type AgentJobInput } from '../db/agent-jobs';
 import { isTransientDbError, toActivityFailure } from '../db/errors';
 import { recordSla, type SlaRecordInput } from '../db/sla-records';
 import { getRunbook } from '../db/runbooks';
@@ -98,9 +98,11 @@ export interface EngineActivityDeps {
   log: Logger;
   /** The deployment's public signing keys (temporal/signing.ts); none: signatures are not checked (tests). */
   signingKeys?: PublicKey[];
+  /** Signals a process that an agent took one of its jobs (the worker's client; absent: never told). */
+  tellPickup?: (processId: string, pickup: { jobId: string; agentId: string }) => Promise<void>;
 }
 
-export function createEngineActivities({ db, actions, actionsDir, log, signingKeys = [] }: EngineActivityDeps) {
+export function createEngineActivities({ db, actions, actionsDir, log, signingKeys = [], tellPickup }: EngineActivityDeps) {
   /** Writes one transition batch; every part is idempotent, so a retried write changes nothing. */
   async function recordStep(record: StepRecord): Promise<void> {
     if (isEmpty(record)) return;
@@ -130,7 +132,7 @@ export function createEngineActivities({ db, actions, actionsDir, log, signingKe
   }
 
   async function writeRecord(record: StepRecord): Promise<void> {
-    await db.transaction().execute(async (trx) => {
+    const finished = await db.transaction().execute(async (trx) => {
       if (record.entries.length > 0) await appendJournal(trx, record.processId, record.entries);
       if (record.openTasks?.length) await openTasks(trx, record.openTasks);
       for (const s of record.settleTasks ?? []) await settleTask(trx, s.taskId, { status: s.status, completedBy: s.completedBy, at: s.at });
@@ -142,8 +144,18 @@ export function createEngineActivities({ db, actions, actionsDir, log, signingKe
       if (record.process) await recordProcessState(trx, record.processId, record.process);
       if (record.contract) await applyContractChange(trx, record.contract);
       if (record.process?.status && record.process.status !== 'running') await enqueueWitnesses(trx, record.processId, record.process.status);
+      return record.reofferJobs?.length ? finishedAgentJobs(trx, record.reofferJobs) : [];
     });
     crashPoint('record.committed');
+    // A result recorded while no wait was attached (the attempt's worker died before it attached,
+    // the agent finished before the attempt timed out) stays recorded: offering the job again
+    // changes nothing and no agent will take it, so the next round's pickup is told here, and
+    // its wait returns the result (docs/ARCHITECTURE.md "Agents").
+    for (const job of finished) {
+      if (!tellPickup || !job.agent_id) continue;
+      log.warn({ jobId: job.id, processId: record.processId, status: job.status }, 'agent job offered again after its result was recorded: the process is told of the pickup');
+      await tellPickup(record.processId, { jobId: job.id, agentId: job.agent_id });
+    }
   }
 
   return {

@@ -61,6 +61,12 @@ export async function reofferAgentJobs(db: Kysely<Schema>, ids: string[]): Promi
     .execute();
 }
 
+/** Of these jobs, those whose result is recorded (succeeded, or failed for good): offering them again changes nothing. */
+export async function finishedAgentJobs(db: Kysely<Schema>, ids: string[]): Promise<AgentJobRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('agent_jobs').selectAll().where('id', 'in', ids).where('status', 'in', ['succeeded', 'failed']).execute();
+}
+
 /**
  * The engine activity waiting for the agent's result records its task token. On a retry
  * after an attempt that had attached (the agent went silent), or after a retryable failure,
@@ -133,6 +139,36 @@ export async function finishAgentJob(
     ? query.where('status', 'in', ['offered', 'running'])
     : query.where('status', '=', 'running').where('agent_id', '=', options.agentId);
   return query.returningAll().executeTakeFirst();
+}
+
+/**
+ * Running jobs the engine has no activity waiting on (no task token) whose agent has not
+ * been heard of (pickup or heartbeat) for at least `silentMs`: candidates for `releaseSilentPickup`.
+ */
+export async function listSilentPickups(db: Kysely<Schema>, silentMs: number): Promise<AgentJobRow[]> {
+  return db
+    .selectFrom('agent_jobs')
+    .selectAll()
+    .where('status', '=', 'running')
+    .where('task_token', 'is', null)
+    .where('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${silentMs / 1000})`)
+    .execute();
+}
+
+/**
+ * Offers a job again whose pickup the process may never have heard of, if it is still
+ * running with no task token and silent for `silentMs`; true when it was.
+ */
+export async function releaseSilentPickup(db: Kysely<Schema>, id: string, silentMs: number): Promise<boolean> {
+  const result = await db
+    .updateTable('agent_jobs')
+    .set({ status: 'offered', agent_id: null, picked_at: null, heartbeat_at: null })
+    .where('id', '=', id)
+    .where('status', '=', 'running')
+    .where('task_token', 'is', null)
+    .where('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${silentMs / 1000})`)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 /** Puts a job this agent took back on offer (its pickup could not be told to the process, or the agent left before the answer). */

@@ -25,6 +25,7 @@ import { findProviderParty } from '../db/parties';
 import { createLogger } from '../api/observability';
 import { reconcileCompletingTasks, redeliverLostCompletions } from '../api/services/tasks';
 import { reconcileClosedProcesses } from '../api/services/process-reconciler';
+import { reofferSilentPickups } from '../api/services/agent-jobs';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { DevServerStartError, registerSearchAttributes, startDevServer, type DevServer } from './dev-server';
@@ -165,6 +166,8 @@ export async function startMandate(opts: MandateOptions): Promise<Mandate> {
       void redeliverLostCompletions({ ...apiDeps, client: temporal.client, updateWaitMs: 10_000 }).catch((err: unknown) => log.warn({ err }, 'redelivery of lost completions failed'));
       const timer = setInterval(() => {
         reconcileCompletingTasks({ ...apiDeps, client: temporal.client, updateWaitMs: 10_000 }, 30_000).catch((err: unknown) => log.warn({ err }, 'task reconciliation failed'));
+        // Agent pickups the process never heard of (the API died in between): offered again.
+        reofferSilentPickups(apiDeps).catch((err: unknown) => log.warn({ err }, 'agent pickup reconciliation failed'));
         void closed(new Date(Date.now() - 60 * 60_000));
       }, 15_000);
       timer.unref();

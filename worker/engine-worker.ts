@@ -11,6 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { FAILURE_CONVERTER_PATH } from '../temporal/failure-converter-path';
 import { attachSigner, signingInterceptor, type ActSigner } from '../temporal/signing';
 import { createEngineActivities } from '../activities/engine';
+import { agentJobPickedUpSignal } from '../workflows/definitions';
 import { createProcessActivities } from '../activities/processes';
 import { createBackupActivities } from '../activities/backups';
 
@@ -58,6 +59,9 @@ export async function startEngineWorker(opts: EngineWorkerOptions): Promise<Engi
       actionsDir: opts.engineConfig.configDir,
       log: opts.log.child({ component: 'engine-actions' }),
       signingKeys: opts.signer?.publicKeys ?? [],
+      tellPickup: async (processId, pickup) => {
+        await client.workflow.getHandle(processId).signal(agentJobPickedUpSignal, pickup);
+      },
     }),
     ...createProcessActivities({ db: opts.db, client, taskQueue: opts.taskQueue }),
     ...createBackupActivities({ db: opts.db }),

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Principal } from '../../db/api-keys';
 import type { AgentJobRow, Schema } from '../../db/schema';
-import { finishAgentJob, getAgentJob, releaseAgentJob, takeAgentJob, touchAgentJob, withdrawAgentJobs } from '../../db/agent-jobs';
+import { finishAgentJob, getAgentJob, listSilentPickups, releaseAgentJob, releaseSilentPickup, takeAgentJob, touchAgentJob, withdrawAgentJobs } from '../../db/agent-jobs';
 import { getProcess } from '../../db/processes';
 import { getContractVersion } from '../../db/contracts';
 import { elapsedMs } from '../../domain/deadline';
@@ -19,6 +19,7 @@ import { mayActAsAgent } from '../../domain/authorization';
 import { findUnstorable } from '../../db/storable';
 import { badRequest, conflict, notFound, Problem } from '../errors';
 import { authorize } from './authorize';
+import { crashPoint } from '../../worker/crash-points';
 
 export interface AgentJobDeps {
   db: Kysely<Schema>;
@@ -76,6 +77,8 @@ async function takeAndTell(deps: AgentJobDeps, partyId: string, agentId: string)
   for (;;) {
     const job = await takeAgentJob(deps.db, { partyId, agentId });
     if (!job) return undefined;
+    // The chaos test dies here: taken in the database, the process never told (reofferSilentPickups).
+    crashPoint('agent.taken');
     try {
       await deps.client.workflow.getHandle(job.process_id).signal(agentJobPickedUpSignal, { jobId: job.id, agentId });
       return job;
@@ -123,6 +126,30 @@ async function heartbeatWithin(db: Kysely<Schema>, job: AgentJobRow): Promise<st
     .filter((row) => row?.R?.party === job.party_id && row.R.by === 'agent')
     .map((row) => row?.heartbeatWithin ?? DEFAULT_HEARTBEAT_WITHIN);
   return durations.sort((a, b) => elapsedMs(a) - elapsedMs(b))[0] ?? DEFAULT_HEARTBEAT_WITHIN;
+}
+
+/** No step waits less than this for a heartbeat: a younger silence is never looked at. */
+const MIN_SILENCE_MS = 1000;
+
+/**
+ * A pickup the process never heard of: the API took the job for an agent (the row says
+ * running) and died before its signal reached the process, or before its answer reached the
+ * agent. The process waits for a pickup that will never come and the agent for a job it never
+ * got; no engine activity waits on the job, so no heartbeat timeout offers it again. A job
+ * running without a task token whose agent has been silent for the step's heartbeatWithin is
+ * offered again here, as the engine offers a job whose agent went silent: the idempotency key
+ * stays, so the action acts once. A live agent heartbeats (the row's heartbeat_at) even before
+ * the engine's activity attaches, so it is never taken from it. Returns the jobs offered again.
+ */
+export async function reofferSilentPickups(deps: Pick<AgentJobDeps, 'db' | 'log'>): Promise<string[]> {
+  const released: string[] = [];
+  for (const job of await listSilentPickups(deps.db, MIN_SILENCE_MS)) {
+    const silentMs = elapsedMs(await heartbeatWithin(deps.db, job).catch(() => DEFAULT_HEARTBEAT_WITHIN));
+    if (!(await releaseSilentPickup(deps.db, job.id, silentMs))) continue;
+    deps.log.warn({ jobId: job.id, processId: job.process_id, agentId: job.agent_id, silentMs }, 'agent job taken but never attached to the process, its agent silent: offered again');
+    released.push(job.id);
+  }
+  return released;
 }
 
 /** The serialization context of a job's engine activity: payloads sent by task token are bound to its process. */

@@ -9,11 +9,14 @@
 //   node infra.mjs health-check --asset <vm>                health.json: the last checks
 //
 // Every effect is recorded under $MANDATE_IDEMPOTENCY_KEY in effects.json: a retried run with
-// the same key changes nothing and prints the first result. Exit 64 on usage, 65 on bad input.
+// the same key changes nothing and prints the first result. A run killed between a backup and
+// its record leaves the backup (written atomically, with its key): the retry adopts it instead
+// of making a second one. Exit 64 on usage, 65 on bad input.
 import { Buffer } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import process from 'node:process';
 import { ActionError, EXIT, parseFlags, runScript, withLockedJson } from './support.mjs';
 
 const ASSET = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -29,14 +32,36 @@ async function snapshot(dir, request, key) {
   return { snapshot: record };
 }
 
+/** Writes through a temporary file and a rename: a killed run leaves the whole file or none. */
+async function writeWhole(file, content) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}
+
+/** The backup an earlier run under this key made before it was killed, unrecorded (at most one: the effects lock serialises runs). */
+async function unrecordedBackup(assetDir, key) {
+  for (const name of (await readdir(assetDir).catch(() => [])).filter((n) => n.endsWith('.json')).sort()) {
+    const content = await readFile(path.join(assetDir, name), 'utf8');
+    try {
+      if (JSON.parse(content).idempotencyKey === key) return { id: name.slice(0, -'.json'.length), content };
+    } catch {
+      // Not one of ours.
+    }
+  }
+  return undefined;
+}
+
 async function backup(dir, request, key) {
-  const id = `bkp-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const content = JSON.stringify({ asset: request.asset, id, idempotencyKey: key ?? null, data: `backup of ${request.asset}` });
+  const assetDir = path.join(dir, 'backups', request.asset);
+  await mkdir(assetDir, { recursive: true });
+  const earlier = key === undefined ? undefined : await unrecordedBackup(assetDir, key);
+  const id = earlier?.id ?? `bkp-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const content = earlier?.content ?? JSON.stringify({ asset: request.asset, id, idempotencyKey: key ?? null, data: `backup of ${request.asset}` });
   const sha256 = createHash('sha256').update(content).digest('hex');
-  const file = path.join(dir, 'backups', request.asset, `${id}.json`);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, content);
-  await writeFile(`${file}.sha256`, `${sha256}  ${path.basename(file)}\n`);
+  const file = path.join(assetDir, `${id}.json`);
+  if (!earlier) await writeWhole(file, content);
+  await writeWhole(`${file}.sha256`, `${sha256}  ${path.basename(file)}\n`);
   return { backup: { id, asset: request.asset, file: path.relative(dir, file), bytes: Buffer.byteLength(content), sha256 } };
 }
 

@@ -1,11 +1,14 @@
 // Agents that fail: one killed in the middle of a job (the engine offers the job again and
-// the action acts once), and one that never comes (the journal and R and A are told).
+// the action acts once), one that never comes (the journal and R and A are told), and a
+// pickup lost with the API that took it (offered again once silent for the heartbeat time),
+// and a result recorded while no wait was attached (the next round takes it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { getAgentJob } from '../../db/agent-jobs';
-import { waitFor } from '../support/harness';
-import { journalEntry, PROVIDER, readEffects, startAgentWorld, SUBCONTRACTOR, type AgentWorld } from './support';
+import { getAgentJob, takeAgentJob } from '../../db/agent-jobs';
+import { reofferSilentPickups } from '../../api/services/agent-jobs';
+import { silentLog, waitFor } from '../support/harness';
+import { AGENTS, journalEntry, PROVIDER, readEffects, startAgentWorld, SUBCONTRACTOR, type AgentWorld } from './support';
 
 let world: AgentWorld;
 
@@ -71,5 +74,62 @@ describe('agents that fail', () => {
     } finally {
       await dc.stop(0);
     }
+  });
+
+  it('when the API took a job for an agent and died before the process or the agent heard of it, then the job is offered again once silent for its heartbeat time and done once', async () => {
+    const { processId, result } = await world.startProcess([{ key: 't.agent-dc', params: { label: 'lost-pickup' } }]);
+    const key = `${processId}:t.agent-dc`;
+    const offered = await waitFor('the job to be offered', async () => {
+      const row = await world.database.db.selectFrom('agent_jobs').selectAll().where('process_id', '=', processId).executeTakeFirst();
+      return row?.status === 'offered' ? row : undefined;
+    });
+    // What a poll does before it signals the process: the API dies right there.
+    const taken = await takeAgentJob(world.database.db, { partyId: SUBCONTRACTOR, agentId: AGENTS[SUBCONTRACTOR] });
+    expect(taken).toMatchObject({ id: offered.id, status: 'running', task_token: null });
+    // Within the step's heartbeatWithin (PT3S) the pickup may still be on its way: left alone.
+    expect(await reofferSilentPickups({ db: world.database.db, log: silentLog })).toEqual([]);
+
+    const dc = world.startAgent(SUBCONTRACTOR);
+    try {
+      // The API's reconciliation (every 15 s) does this; the test does not wait for its timer.
+      await waitFor('the silent pickup to be offered again', async () => {
+        await reofferSilentPickups({ db: world.database.db, log: silentLog });
+        const row = await getAgentJob(world.database.db, offered.id);
+        return row && (row.status !== 'running' || row.picked_at?.getTime() !== taken!.picked_at?.getTime()) ? row : undefined;
+      }, 20_000);
+      const [step] = await result();
+      expect(step).toMatchObject({ outcome: 'done', output: { key, label: 'lost-pickup', applied: true } });
+      expect((await readEffects(world.effectsFile(SUBCONTRACTOR))).runs[key]).toBe(1);
+      expect(await getAgentJob(world.database.db, offered.id)).toMatchObject({ status: 'succeeded', agent_id: AGENTS[SUBCONTRACTOR] });
+      // The process heard of one pickup only: the one the agent got.
+      const journal = await world.journal(processId);
+      expect(journal.filter((e) => e.event === 'agent.picked-up')).toHaveLength(1);
+      expect(journal.filter((e) => e.event === 'step.executed').map((e) => e.actor)).toEqual([`agent:${AGENTS[SUBCONTRACTOR]}`]);
+    } finally {
+      await dc.stop(0);
+    }
+  });
+
+  it("when the engine's wait died before it attached and the agent's result came before the wait timed out, then the next round takes the recorded result: the step neither hangs nor acts twice", async () => {
+    const { processId, result } = await world.startProcess([{ key: 't.agent-dc', params: { label: 'unattached' } }]);
+    // The agent takes the job and works, heartbeating nothing (its heartbeats are relayed to no token anyway).
+    const taken = await world.call(SUBCONTRACTOR, 'GET', '/v1/agent/jobs?wait=5');
+    expect(taken.status).toBe(200);
+    const jobId = String(taken.body.id);
+    await waitFor('the wait to attach', async () => (await getAgentJob(world.database.db, jobId))?.task_token ?? undefined);
+    // As if the worker running the wait died before attaching: the row knows no token.
+    await world.database.db.updateTable('agent_jobs').set({ task_token: null }).where('id', '=', jobId).execute();
+    const posted = await world.call(SUBCONTRACTOR, 'POST', `/v1/agent/jobs/${jobId}/result`, { ok: true, output: { label: 'unattached', applied: true } });
+    expect(posted.status).toBe(202);
+    expect(await getAgentJob(world.database.db, jobId)).toMatchObject({ status: 'succeeded' });
+
+    // The wait times out (PT3S without heartbeats), the job is offered again: its result is kept and taken.
+    const [step] = await result();
+    expect(step).toMatchObject({ outcome: 'done', output: { label: 'unattached', applied: true } });
+    const journal = await world.journal(processId);
+    expect(journal.filter((e) => e.event === 'agent.silent')).toHaveLength(1);
+    expect(journal.filter((e) => e.event === 'agent.picked-up')).toHaveLength(2);
+    expect(journal.filter((e) => e.event === 'step.executed')).toHaveLength(1);
+    expect(await getAgentJob(world.database.db, jobId)).toMatchObject({ status: 'succeeded', output: { label: 'unattached', applied: true } });
   });
 });

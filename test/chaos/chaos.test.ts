@@ -1,6 +1,7 @@
 // Issue 11's chaos test: kill -9 of the worker, of the API and of the whole launcher with its
 // dev server, at deliberate crash points and at random, while people complete onboarding
-// tasks through the API; then the database must say what Temporal's history holds (or a
+// tasks through the API and party agents back up VMs (kill -9 of the agents' host mid-job);
+// then the database must say what Temporal's history holds (or a
 // prefix the engine completes on its own). `npm test` runs the light plan;
 // `npm run test:chaos` (MANDATE_CHAOS_LONG=1) the long one. MANDATE_CHAOS_SEED replays a run.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -22,6 +23,11 @@ const light: ChaosPlan = {
   randomWorkerKills: 0,
   devServerKills: 0,
   randomLauncherKills: 0,
+  // Two backup runs (6 agent jobs); the agents' host dies once mid-action, with its action runs.
+  backups: 2,
+  backupsPhase2: 0,
+  agentKills: 1,
+  action: { beforeMs: 1_500, afterMs: 1_500 },
   phase1Ms: 45_000,
   settleMs: 50_000,
   pauseMs: [500, 1500],
@@ -33,11 +39,16 @@ const heavy: ChaosPlan = {
   name: 'long',
   processes: 30,
   worker: [`record.committed@${randomIn(5, 25)}`, `record.committed@${randomIn(3, 20)}`],
-  api: ['task.claimed@3', 'task.claimed@12'],
+  // The first API dies at its second agent pickup, taken in the database and never told.
+  api: ['agent.taken@2', 'task.claimed@3', 'task.claimed@12'],
   launcher: ['record.committed@1'],
   randomWorkerKills: 2,
   devServerKills: 1,
   randomLauncherKills: 1,
+  backups: 4,
+  backupsPhase2: 4,
+  agentKills: 4,
+  action: { beforeMs: 2_000, afterMs: 2_000 },
   phase1Ms: 120_000,
   settleMs: 180_000,
   pauseMs: [500, 2000],
@@ -59,9 +70,9 @@ afterAll(async () => {
   else await database?.drop();
 });
 
-describe(`chaos (${plan.name}: ${plan.processes} onboardings)`, () => {
+describe(`chaos (${plan.name}: ${plan.processes} onboardings, ${plan.backups + plan.backupsPhase2} backup runs)`, () => {
   it(
-    'when the worker, the API and the whole launcher are killed -9 mid-flight, then every process completes and the database says what the history holds',
+    'when the worker, the API, the whole launcher and the agents are killed -9 mid-flight, then every process completes, each effect happens once and the database says what the history holds',
     async () => {
       const say = (line: string) => process.stderr.write(`${line}\n`);
       const report = await runChaos(plan, { db: database.db, databaseUrl: database.url, workflowBundlePath: inject('workflowBundlePath') || undefined, say });

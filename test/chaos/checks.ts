@@ -2,17 +2,23 @@
 // history, never lead it, and a journal entry is never changed. For each process: its
 // status, tasks, journal and outbox in PostgreSQL against its Temporal history; its
 // directory effects against the directory file; every completion a person was told about
-// against the updates the workflow accepted. Each failure names the process, the task and
-// what the database says against what the history holds.
-import { readFile } from 'node:fs/promises';
+// against the updates the workflow accepted. Backup runs: every agent job succeeded once,
+// each silence the history timed out is journaled and offered again, the agent's effect
+// (a backup file) exists once per job under its idempotency key, and the engine verified it.
+// Each failure names the process, the task or job and what the database says against what
+// the history holds.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
 import type proto from '@temporalio/proto';
 import type { Kysely } from 'kysely';
 import { verifyJournal } from '../../db/journal';
-import type { JournalRow, Schema, TaskRow } from '../../db/schema';
+import type { AgentJobRow, JournalRow, Schema, TaskRow } from '../../db/schema';
 import type { TaskCompletion } from '../../workflows/definitions';
-import { describeTold, wasAcknowledged, type Employee, type LedgerEntry } from './driver';
+import { describeTold, wasAcknowledged, type BackupRun, type Employee, type LedgerEntry } from './driver';
+import { CHAOS_AGENTS, type ActionMark } from './harness';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 type Timestamp = proto.google.protobuf.ITimestamp;
@@ -25,6 +31,8 @@ const PERSON_STEPS: Record<string, { kind: string; event: string }> = {
 };
 /** Engine steps: one `step.executed` each, one directory effect each. */
 const ENGINE_STEPS = ['iam.create-accounts', 'iam.grant-privileged'];
+/** The example contract's backup policy: each asset and the party whose agent backs it up (its host). */
+const BACKUP_ASSETS: Record<string, string> = { 'srv-erp-01': 'dc-lyon', 'srv-erp-02': 'dc-lyon', 'srv-file-01': 'nuvola' };
 /** The example contract's I parties: one `step.completed` notice per step and party. */
 const NOTICES = [
   ['iam.create-accounts', 'martin'],
@@ -57,8 +65,19 @@ interface AcceptedUpdate {
   workflowTimeMs?: number;
 }
 
+/** One agent job as the history holds it: its result waits (activities) and pickups (signals). */
+export interface JobHistory {
+  /** awaitAgentResult activities by outcome; a time-out is a silence, a failure a reported one. */
+  completed: unknown[];
+  timedOut: number;
+  failed: number;
+  pending: number;
+  pickups: string[];
+}
+
 export interface HistoryFacts {
   status: string;
+  jobs: Map<string, JobHistory>;
   accepted: Map<string, AcceptedUpdate>;
   completedUpdates: Map<string, 'success' | 'failure'>;
   activities: Map<string, { type: string; startToCloseMs?: number; heartbeatMs?: number }>;
@@ -99,6 +118,19 @@ export async function historyFacts(client: Client, codec: PayloadCodec, processI
   const startedAt = new Map<number, number>();
   const workflowTimes: number[] = [];
   const scheduledType = new Map<number, string>();
+  const jobs = new Map<string, JobHistory>();
+  const jobOf = (jobId: string) => {
+    let job = jobs.get(jobId);
+    if (!job) jobs.set(jobId, (job = { completed: [], timedOut: 0, failed: 0, pending: 0, pickups: [] }));
+    return job;
+  };
+  const decode = async <T>(payloads: unknown[] | null | undefined): Promise<T | undefined> => {
+    if (!payloads?.length) return undefined;
+    const [decoded] = await codec.decode(payloads as Parameters<PayloadCodec['decode']>[0]);
+    return decoded ? defaultPayloadConverter.fromPayload<T>(decoded) : undefined;
+  };
+  /** awaitAgentResult activities by their scheduled event id → job id */
+  const waits = new Map<number, string>();
   for (const e of events) {
     if (e.workflowTaskStartedEventAttributes) {
       lastWorkflowTaskStarted = tsMs(e.eventTime);
@@ -136,13 +168,33 @@ export async function historyFacts(client: Client, codec: PayloadCodec, processI
     if (scheduled) {
       activities.set(scheduled.activityId ?? '', { type: scheduled.activityType?.name ?? '?', startToCloseMs: durationMs(scheduled.startToCloseTimeout), heartbeatMs: durationMs(scheduled.heartbeatTimeout) });
       scheduledType.set(Number(e.eventId?.toString() ?? 0), scheduled.activityType?.name ?? '?');
+      if (scheduled.activityType?.name === 'awaitAgentResult') {
+        const input = await decode<{ jobId: string }>(scheduled.input?.payloads);
+        waits.set(Number(e.eventId?.toString() ?? 0), input?.jobId ?? '?');
+        jobOf(input?.jobId ?? '?').pending++;
+      }
     }
     const completedActivity = e.activityTaskCompletedEventAttributes;
     if (completedActivity && scheduledType.get(Number(completedActivity.scheduledEventId?.toString() ?? 0)) === 'runEngineAction') engineActionsCompleted++;
+    const ended = completedActivity ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskCanceledEventAttributes;
+    const waitOf = ended && waits.get(Number(ended.scheduledEventId?.toString() ?? 0));
+    if (waitOf) {
+      const job = jobOf(waitOf);
+      job.pending--;
+      if (completedActivity) job.completed.push(await decode(completedActivity.result?.payloads));
+      else if (e.activityTaskTimedOutEventAttributes) job.timedOut++;
+      else job.failed++;
+    }
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal?.signalName === 'agentJobPickedUp') {
+      const pickup = await decode<{ jobId: string; agentId: string }>(signal.input?.payloads);
+      jobOf(pickup?.jobId ?? '?').pickups.push(pickup?.agentId ?? '?');
+    }
   }
   const last = events.at(-1);
   return {
     status: description.status.name,
+    jobs,
     accepted,
     completedUpdates,
     activities,
@@ -182,11 +234,16 @@ export interface CheckInput {
   client: Client;
   codec: PayloadCodec;
   employees: Employee[];
+  backups: BackupRun[];
   ledger: Map<string, LedgerEntry>;
   snapshots: JournalSnapshot[];
   directoryFile: string;
   /** pid → that worker incarnation's life (started, how it ended), to name whose activities hang. */
   deadWorkers: Map<string, string>;
+  /** Where each chaos agent's actions write (`<agentsDir>/<party>/`: effects.json, backups/<vm>/). */
+  agentsDir: string;
+  /** The agents' action runs, phase by phase (agent-action.mjs). */
+  actionMarks: ActionMark[];
 }
 
 export interface CheckOutcome {
@@ -202,6 +259,16 @@ export interface CheckOutcome {
     directoryAccounts: number;
     directoryEffects: number;
     engineActionsCompleted: number;
+    backupRuns: number;
+    agentJobs: number;
+    agentJobsSucceeded: number;
+    agentRounds: number;
+    agentSilent: number;
+    agentRetrying: number;
+    actionRuns: number;
+    actionRunsRepeated: number;
+    backupFiles: number;
+    backupsVerified: number;
   };
 }
 
@@ -218,7 +285,7 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
   const failures: string[] = [];
   const notes: string[] = [];
   const figures: CheckOutcome['figures'] = {
-    processes: employees.length,
+    processes: employees.length + input.backups.length,
     completedInDb: 0,
     completedInTemporal: 0,
     tasksDone: 0,
@@ -227,18 +294,30 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
     directoryAccounts: 0,
     directoryEffects: 0,
     engineActionsCompleted: 0,
+    backupRuns: input.backups.length,
+    agentJobs: 0,
+    agentJobsSucceeded: 0,
+    agentRounds: 0,
+    agentSilent: 0,
+    agentRetrying: 0,
+    actionRuns: 0,
+    actionRunsRepeated: 0,
+    backupFiles: 0,
+    backupsVerified: 0,
   };
   const directory = await readDirectory(input.directoryFile);
+  const effects = await readAgentEffects(input.agentsDir);
 
-  for (const employee of employees) {
-    const id = employee.processId;
-    const who = `${employee.businessKey} (${id})`;
+  // Onboardings (person and engine steps), then backup runs (agent and engine steps).
+  const subjects = [...employees.map((e) => ({ ...e, employee: e as Employee | undefined })), ...input.backups.map((b) => ({ ...b, employee: undefined }))];
+  for (const { processId: id, businessKey, employee } of subjects) {
+    const who = `${businessKey} (${id})`;
     const fail = (message: string) => failures.push(`${who}: ${message}`);
     const row = await db.selectFrom('processes').selectAll().where('id', '=', id).executeTakeFirst();
     const tasks = await db.selectFrom('tasks').selectAll().where('process_id', '=', id).orderBy('created_at').execute();
     const journal = await db.selectFrom('journal').selectAll().where('process_id', '=', id).orderBy('seq').execute();
     const outbox = await db.selectFrom('outbox').selectAll().where('effect_key', 'like', `${id}:%`).execute();
-    const jobs = await db.selectFrom('agent_jobs').select(['id', 'status']).where('process_id', '=', id).execute();
+    const jobs = await db.selectFrom('agent_jobs').selectAll().where('process_id', '=', id).execute();
     figures.journalEntries += journal.length;
     figures.outboxRows += outbox.length;
     let facts: HistoryFacts;
@@ -289,7 +368,7 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
         fail(`${taskLine(t)} is ${t.status}: no task of a run without deadlines should expire or be cancelled`);
       }
     }
-    for (const [stepKey, spec] of Object.entries(PERSON_STEPS)) {
+    for (const [stepKey, spec] of Object.entries(employee ? PERSON_STEPS : {})) {
       const rows = tasks.filter((t) => t.step_key === stepKey);
       if (facts.status === 'COMPLETED' && rows.length !== 1) fail(`${rows.length} task rows for ${stepKey}, expected exactly one: ${rows.map((t) => `${t.id} ${t.status}`).join(', ') || 'none'}`);
       if (rows.some((t) => t.kind !== spec.kind)) fail(`a ${stepKey} task is not of kind ${spec.kind}`);
@@ -348,7 +427,7 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
       fail(`the workflow completed but the journal ends with ${journal.at(-1) ? journalLine(journal.at(-1)!) : 'nothing'} (process.* entries: ${ends.map((r) => r.event).join(', ') || 'none'})`);
     }
     if (facts.status === 'RUNNING' && ends.length > 0) fail(`the workflow is running but the journal says ${ends.map(journalLine).join('; ')}`);
-    for (const stepKey of ENGINE_STEPS) {
+    for (const stepKey of employee ? ENGINE_STEPS : []) {
       const executed = journal.filter((r) => r.step_key === stepKey && r.event === 'step.executed');
       if (executed.length > 1) fail(`${stepKey} journaled step.executed ${executed.length} times`);
       if (facts.status === 'COMPLETED' && executed.length === 0) fail(`${stepKey} has no step.executed entry though the process completed`);
@@ -364,13 +443,8 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
       }
     }
 
-    // Outbox: one notice per step and informed party, none a history would not produce.
-    if (facts.status === 'COMPLETED') {
-      for (const [stepKey, partyId] of NOTICES) {
-        const rows = outbox.filter((o) => o.event === 'step.completed' && o.party_id === partyId && (o.payload as { stepKey?: string }).stepKey === stepKey);
-        if (rows.length !== 1) fail(`${rows.length} outbox rows step.completed of ${stepKey} for ${partyId}, expected one: ${rows.map((o) => o.effect_key).join(', ') || 'none'}`);
-      }
-      // The witness of the journal's head, once per party holding a role, naming the last entry.
+    // The witness of the journal's head, once per party holding a role, naming the last entry.
+    const checkWitnesses = () => {
       const witnesses = outbox.filter((o) => o.event === 'process.journal-head');
       const head = journal.at(-1);
       const parties = [...new Set(witnesses.map((o) => o.party_id))];
@@ -379,6 +453,25 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
         const sent = w.payload as { seq?: number; hash?: string };
         if (sent.seq !== head?.seq || sent.hash !== head?.hash) fail(`journal-head witness for ${w.party_id} names seq ${sent.seq}, the journal ends at ${head?.seq}`);
       }
+    };
+
+    if (!employee) {
+      // A backup run: no person's task, no notice (no I party) but its journal-head witnesses, its agent jobs and effects.
+      if (tasks.length > 0) fail(`a backup run has tasks: ${tasks.map(taskLine).join(', ')}`);
+      const notices = outbox.filter((o) => o.event !== 'process.journal-head');
+      if (notices.length > 0) fail(`a backup run has outbox rows: ${notices.map((o) => `${o.effect_key} (${o.event})`).join(', ')}`);
+      if (facts.status === 'COMPLETED') checkWitnesses();
+      checkBackupRun({ id, facts, jobs, journal, effects, marks: input.actionMarks, fail, figures });
+      continue;
+    }
+
+    // Outbox: one notice per step and informed party, none a history would not produce.
+    if (facts.status === 'COMPLETED') {
+      for (const [stepKey, partyId] of NOTICES) {
+        const rows = outbox.filter((o) => o.event === 'step.completed' && o.party_id === partyId && (o.payload as { stepKey?: string }).stepKey === stepKey);
+        if (rows.length !== 1) fail(`${rows.length} outbox rows step.completed of ${stepKey} for ${partyId}, expected one: ${rows.map((o) => o.effect_key).join(', ') || 'none'}`);
+      }
+      checkWitnesses();
       const unexpected = outbox.filter((o) => o.event !== 'process.journal-head' && !NOTICES.some(([s, p]) => o.event === 'step.completed' && o.party_id === p && (o.payload as { stepKey?: string }).stepKey === s));
       if (unexpected.length > 0) fail(`unexpected outbox rows: ${unexpected.map((o) => `${o.effect_key} (${o.event})`).join(', ')}`);
     }
@@ -392,6 +485,13 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
       for (const stepKey of ENGINE_STEPS) if (!directory.effects[`${id}:${stepKey}`]) fail(`no directory effect recorded under ${id}:${stepKey}`);
     }
   }
+
+  // Across processes: every backup file and agent effect is one of this run's jobs.
+  const keys = new Set(input.backups.flatMap((b) => Object.keys(BACKUP_ASSETS).map((asset) => `${b.processId}:backup.run:${asset}`)));
+  for (const [key, files] of effects.files) if (!keys.has(key)) failures.push(`backup files nobody asked for, under idempotency key ${key}: ${files.join(', ')}`);
+  for (const key of effects.ledger.keys()) if (!keys.has(key)) failures.push(`an agent effect nobody asked for, under idempotency key ${key}`);
+  figures.backupFiles = [...effects.files.values()].reduce((n, files) => n + files.length, 0);
+  figures.actionRuns = input.actionMarks.filter((m) => m.phase === 'started').length;
 
   // Across processes: accounts and effects of this run, and every acknowledged completion.
   const usernames = new Set(employees.map((e) => e.username));
@@ -411,6 +511,119 @@ export async function checkInvariant(input: CheckInput): Promise<CheckOutcome> {
   const retried = [...input.ledger.values()].filter((e) => e.told.length > 1);
   if (retried.length > 0) notes.push(`${retried.length} completions needed more than one answer: ${retried.map((e) => `${e.taskId} [${describeTold(e)}]`).join('; ')}`);
   return { failures, notes, figures };
+}
+
+/** What the agents' actions did: backup files by the idempotency key they were made under, and each agent's ledger. */
+interface AgentEffects {
+  /** key → backup files (relative to the agents' dir) */
+  files: Map<string, string[]>;
+  /** key → the result the ledger (effects.json) keeps for it, by party */
+  ledger: Map<string, { party: string; result: unknown }[]>;
+}
+
+async function readAgentEffects(agentsDir: string): Promise<AgentEffects> {
+  const files = new Map<string, string[]>();
+  const ledger = new Map<string, { party: string; result: unknown }[]>();
+  for (const { partyId } of CHAOS_AGENTS) {
+    const dir = path.join(agentsDir, partyId);
+    const effectsFile = await readFile(path.join(dir, 'effects.json'), 'utf8').catch(() => undefined);
+    const parsed = effectsFile ? (JSON.parse(effectsFile) as { effects: Record<string, { result: unknown }> }) : { effects: {} };
+    for (const [key, effect] of Object.entries(parsed.effects)) ledger.set(key, [...(ledger.get(key) ?? []), { party: partyId, result: effect.result }]);
+    for (const asset of await readdir(path.join(dir, 'backups')).catch(() => [] as string[])) {
+      for (const name of await readdir(path.join(dir, 'backups', asset))) {
+        if (!name.endsWith('.json')) continue;
+        let key = '(unreadable: a partial write)';
+        try {
+          key = (JSON.parse(await readFile(path.join(dir, 'backups', asset, name), 'utf8')) as { idempotencyKey?: string }).idempotencyKey ?? '(no key)';
+        } catch {
+          // Counted under the name above: a failure names it.
+        }
+        files.set(key, [...(files.get(key) ?? []), `${partyId}/backups/${asset}/${name}`]);
+      }
+    }
+  }
+  return { files, ledger };
+}
+
+interface InfraBackupOutput {
+  backup?: { id?: string; asset?: string; file?: string; sha256?: string };
+  repeated?: boolean;
+}
+
+/**
+ * One backup run against its history: per asset one job of the host's party, succeeded; the
+ * journal's pickups, silences and re-offers are the history's (a timed-out result wait is a
+ * silence, journaled `agent.silent`, and the job offered again); one `step.executed` whose
+ * output is the job's and the completed wait's; one backup file under the job's key, the one
+ * the agent's ledger and the engine's verification name.
+ */
+function checkBackupRun(c: {
+  id: string;
+  facts: HistoryFacts;
+  jobs: AgentJobRow[];
+  journal: JournalRow[];
+  effects: AgentEffects;
+  marks: ActionMark[];
+  fail: (message: string) => void;
+  figures: CheckOutcome['figures'];
+}): void {
+  const { id, facts, jobs, journal, effects, fail, figures } = c;
+  const completed = facts.status === 'COMPLETED';
+  figures.agentJobs += jobs.length;
+  for (const [asset, party] of Object.entries(BACKUP_ASSETS)) {
+    const key = `${id}:backup.run:${asset}`;
+    const rows = jobs.filter((j) => j.idempotency_key === key);
+    if (rows.length !== 1) {
+      if (completed || rows.length > 1) fail(`${rows.length} agent jobs under ${key}, expected one`);
+      continue;
+    }
+    const job = rows[0]!;
+    const about = `agent job ${job.id} (backup.run of ${asset}, ${party})`;
+    const data = (r: JournalRow) => (r.data ?? {}) as { jobId?: string; asset?: string; output?: unknown; backupId?: string; round?: number };
+    const entries = journal.filter((r) => data(r).jobId === job.id);
+    const count = (event: string) => entries.filter((r) => r.event === event).length;
+    const history = facts.jobs.get(job.id) ?? { completed: [], timedOut: 0, failed: 0, pending: 0, pickups: [] };
+    const rounds = count('agent.picked-up');
+    figures.agentRounds += rounds;
+    figures.agentSilent += count('agent.silent');
+    figures.agentRetrying += count('agent.retrying');
+    if (job.party_id !== party || job.action !== 'backup-vm') fail(`${about} is offered to ${job.party_id} for ${job.action}, expected ${party} for backup-vm`);
+    if (job.status === 'succeeded') figures.agentJobsSucceeded++;
+    else if (completed) fail(`${about} is ${job.status}${job.reason ? ` (${job.reason})` : ''} though the run completed: every job of a run should succeed (a silent agent's job is offered again, never withdrawn)`);
+    if (!completed) continue;
+
+    // The journal and the history: one round per pickup, each ended by a silence, a failure or the result.
+    if (history.completed.length !== 1) fail(`${about}: the history completed ${history.completed.length} result waits (awaitAgentResult), expected one`);
+    if (history.pending !== 0) fail(`${about}: ${history.pending} result waits never ended in the history`);
+    if (count('agent.silent') !== history.timedOut) fail(`${about}: journaled agent.silent ${count('agent.silent')} times, the history timed out ${history.timedOut} result waits`);
+    if (count('agent.retrying') !== history.failed) fail(`${about}: journaled agent.retrying ${count('agent.retrying')} times, the history failed ${history.failed} result waits`);
+    if (rounds !== history.timedOut + history.failed + 1) fail(`${about}: journaled ${rounds} pickups for ${history.timedOut + history.failed + 1} rounds (${history.timedOut} silences, ${history.failed} failures)`);
+    if (history.pickups.length < rounds) fail(`${about}: journaled ${rounds} pickups, the history holds ${history.pickups.length} pickup signals`);
+    const executed = entries.filter((r) => r.event === 'step.executed');
+    if (executed.length !== 1) {
+      fail(`${about}: journaled step.executed ${executed.length} times`);
+      continue;
+    }
+    const output = data(executed[0]!).output as InfraBackupOutput | undefined;
+    if (!isDeepStrictEqual(job.output, output)) fail(`${about}: the database keeps output ${JSON.stringify(job.output)}, the journal ${JSON.stringify(output)}`);
+    if (history.completed.length === 1 && !isDeepStrictEqual(history.completed[0], output)) fail(`${about}: the history's result is ${JSON.stringify(history.completed[0])}, the journal's ${JSON.stringify(output)}`);
+    if (output?.repeated) figures.actionRunsRepeated++;
+
+    // The effect: one backup file under the job's key, the one the ledger and the verification name.
+    const files = effects.files.get(key) ?? [];
+    const ledger = effects.ledger.get(key) ?? [];
+    const backupId = output?.backup?.id;
+    if (files.length !== 1) fail(`${about}: ${files.length} backup files were made under its idempotency key ${key}, expected exactly one: ${files.join(', ') || 'none'}`);
+    else if (!backupId || !files[0]!.endsWith(`/${backupId}.json`)) fail(`${about}: the step's output names backup ${backupId ?? 'none'}, the one file made is ${files[0]}`);
+    if (ledger.length !== 1 || ledger[0]!.party !== party) fail(`${about}: the agents' ledgers hold ${ledger.map((l) => l.party).join(', ') || 'nothing'} under ${key}, expected ${party}'s once`);
+    else if ((ledger[0]!.result as InfraBackupOutput).backup?.id !== backupId) fail(`${about}: ${party}'s ledger keeps backup ${(ledger[0]!.result as InfraBackupOutput).backup?.id} under ${key}, the step's output ${backupId}`);
+    const verified = journal.filter((r) => r.event === 'backup.verified' && data(r).asset === asset);
+    if (verified.length !== 1) fail(`${asset}: journaled backup.verified ${verified.length} times, expected once`);
+    else if (data(verified[0]!).backupId !== backupId) fail(`${asset}: backup.verified names ${data(verified[0]!).backupId}, the agent made ${backupId}`);
+    else figures.backupsVerified++;
+  }
+  const strays = jobs.filter((j) => !Object.keys(BACKUP_ASSETS).some((asset) => j.idempotency_key === `${id}:backup.run:${asset}`));
+  if (strays.length > 0) fail(`agent jobs no step of the run offers: ${strays.map((j) => `${j.id} ${j.idempotency_key} ${j.status}`).join(', ')}`);
 }
 
 interface Directory {

@@ -3,6 +3,7 @@
 // privileged groups, the client's vendor (Sam) ships the laptop, the provider's service
 // desk (Marc) confirms. Each polls its own inbox and completes what it finds; an API that
 // is down (killed) is simply tried again. Every answer a person got is kept in a ledger.
+// The provider's service desk (Claire) also starts backup runs, done by the party agents.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { usernameFor } from '../../domain/naming';
@@ -40,6 +41,12 @@ export interface Employee {
   username: string;
 }
 
+/** A backup run: each asset of the backup policy backed up by its host's agent (backup.run), then verified by the engine. */
+export interface BackupRun {
+  processId: string;
+  businessKey: string;
+}
+
 type Json = Record<string, unknown>;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -47,6 +54,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class People {
   readonly ledger = new Map<string, LedgerEntry>();
   readonly employees: Employee[] = [];
+  readonly backups: BackupRun[] = [];
   /** Steps people may complete now (the scenario holds confirmations back in some phases). */
   allowed = new Set(PEOPLE.map((p) => p.stepKey));
   private stopped = false;
@@ -98,6 +106,33 @@ export class People {
             const employee = { processId: String(res.body.id), businessKey, username: usernameFor(request.input.employee) };
             started.push(employee);
             this.employees.push(employee);
+            break;
+          }
+          if (res.status < 500) throw new Error(`starting ${businessKey}: ${res.status} ${JSON.stringify(res.body)}`);
+        } catch (err) {
+          if (err instanceof Error && err.message.startsWith('starting ')) throw err;
+        }
+        if (Date.now() > deadlineMs) throw new Error(`could not start ${businessKey}: the API did not answer`);
+        await sleep(500);
+      }
+    }
+    return started;
+  }
+
+  /** Claire starts `count` backup runs of every asset of the policy; retried until the API answers. */
+  async startBackups(count: number, runTag: string, deadlineMs: number): Promise<BackupRun[]> {
+    const started: BackupRun[] = [];
+    for (let i = 1; i <= count; i++) {
+      const businessKey = `chaos-backup-${runTag}-${String(this.backups.length + 1).padStart(3, '0')}`;
+      // The watchdog (policy: done by 03:00) never fires during the run: a late backup is not what is tested.
+      const request = { type: 'backup', businessKey, input: { watchdogAt: new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z') } };
+      for (;;) {
+        try {
+          const res = await this.call('u-claire', 'POST', `/v1/contracts/${CONTRACT}/processes`, request);
+          if (res.status === 201 || res.status === 200) {
+            const run = { processId: String(res.body.id), businessKey };
+            started.push(run);
+            this.backups.push(run);
             break;
           }
           if (res.status < 500) throw new Error(`starting ${businessKey}: ${res.status} ${JSON.stringify(res.body)}`);

@@ -1,20 +1,35 @@
 // The chaos test's cluster: a persisted Temporal dev server, Mandate nodes (api, worker, or
-// one launcher with role `all`), each a child process of its own process group so it can be
-// killed with SIGKILL and started again on the same data dir, ports and database.
+// one launcher with role `all`) and the party agents' host, each a child process of its own
+// process group so it can be killed with SIGKILL and started again on the same data dir,
+// ports and database.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
+import { issueApiKey } from '../../db/api-keys';
+import type { Schema } from '../../db/schema';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { directoryActions } from '../support/harness';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const nodeEntry = fileURLToPath(new URL('./node.ts', import.meta.url));
+const agentEntry = fileURLToPath(new URL('./agent-node.ts', import.meta.url));
+const agentAction = fileURLToPath(new URL('./agent-action.mjs', import.meta.url));
+const examplesDir = path.join(repoRoot, 'examples');
 
-export type NodeRole = 'api' | 'worker' | 'all';
-export type KillKind = 'worker' | 'api' | 'dev-server' | 'launcher';
+export type NodeRole = 'api' | 'worker' | 'all' | 'agent';
+export type KillKind = 'worker' | 'api' | 'dev-server' | 'launcher' | 'agent';
+
+/** The example contract's agents the chaos runs (backup.run of their hosts' VMs). */
+export const CHAOS_AGENTS = [
+  { partyId: 'dc-lyon', agentId: 'ag-dc-lyon' },
+  { partyId: 'nuvola', agentId: 'ag-nuvola-soc' },
+] as const;
+/** The agents' heartbeat timeout in the run's contract: a killed agent's job is offered again this soon. */
+export const CHAOS_HEARTBEAT_WITHIN = 'PT10S';
 
 export interface ClusterOptions {
   dataDir: string;
@@ -24,6 +39,10 @@ export interface ClusterOptions {
   temporalPort: number;
   apiPort: number;
   workflowBundlePath?: string;
+  /** The example contract the API loads (writeChaosContract). */
+  exampleContract?: string;
+  /** The agents' configuration files (writeAgentConfigs), one party agent each. */
+  agentConfigs?: string[];
   /** Every line the timeline gets, as it happens (progress on stderr). */
   say?: (line: string) => void;
 }
@@ -35,16 +54,132 @@ export interface TimelineEntry {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The engine configuration of the run: the example directory actions, writing `<dataDir>/directory.json`. */
-export async function writeEngineConfig(dataDir: string): Promise<{ file: string; directoryFile: string }> {
+/**
+ * The engine configuration of the run: the example directory actions, writing
+ * `<dataDir>/directory.json`, and `verify-backup` reading the agents' backups under `<dataDir>/agents/<party>/`.
+ */
+export async function writeEngineConfig(dataDir: string): Promise<{ file: string; directoryFile: string; agentsDir: string }> {
   const directoryFile = path.join(dataDir, 'directory.json');
+  const agentsDir = path.join(dataDir, 'agents');
   const file = path.join(dataDir, 'engine.yaml');
+  const verifyScript = path.join(examplesDir, 'actions', 'verify-backup.mjs');
   await writeFile(
     file,
     `actions:
-${directoryActions(directoryFile)}`,
+${directoryActions(directoryFile)}  verify-backup:
+    program: node
+    args: [${JSON.stringify(verifyScript)}, { param: party, flag: --party }, { param: asset, flag: --asset }, { param: backupId, flag: --backup-id }, { param: location, flag: --location }, { param: checksum, flag: --checksum }]
+    params:
+      party: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
+      asset: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
+      backupId: { type: string, maxLength: 200 }
+      location: { type: string, pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,1023}$', maxLength: 1024 }
+      checksum: { type: string, pattern: '^(sha256:)?[a-fA-F0-9]{64}$' }
+    env: { MANDATE_BACKUP_STORE: ${JSON.stringify(agentsDir)} }
+    timeout: PT30S
+`,
   );
-  return { file, directoryFile };
+  return { file, directoryFile, agentsDir };
+}
+
+/**
+ * The example contract the run loads, amended so that an agent that died is noticed within
+ * CHAOS_HEARTBEAT_WITHIN (the example relies on the default minute); its runbooks beside it.
+ */
+export async function writeChaosContract(dataDir: string): Promise<string> {
+  const text = await readFile(path.join(examplesDir, 'contract.yaml'), 'utf8');
+  const row = /(R: \{ party: [a-z-]+, by: agent, action: backup-vm \}, A: nuvola) \}/g;
+  const amended = text.replace(row, `$1, heartbeatWithin: ${CHAOS_HEARTBEAT_WITHIN} }`);
+  if ((amended.match(/heartbeatWithin: /g) ?? []).length !== 2) throw new Error('examples/contract.yaml: the two backup.run rows were not found; adapt writeChaosContract');
+  const file = path.join(dataDir, 'contract.yaml');
+  await writeFile(file, amended);
+  await symlink(path.join(examplesDir, 'runbooks'), path.join(dataDir, 'runbooks'));
+  return file;
+}
+
+/** How long the agents' action lasts around its effect (agent-action.mjs). */
+export interface ActionTiming {
+  beforeMs: number;
+  afterMs: number;
+}
+
+/**
+ * Each chaos agent's configuration, as `mandate agent --config` reads it: its key in a file
+ * (issued once the API loaded the example: writeAgentKeys), `backup-vm` running the example
+ * backup through agent-action.mjs, its effects under `<dataDir>/agents/<party>/`.
+ */
+export async function writeAgentConfigs(dataDir: string, apiUrl: string, timing: ActionTiming): Promise<{ files: string[]; actionLog: string }> {
+  const actionLog = path.join(dataDir, 'agents', 'actions.log');
+  await mkdir(path.join(dataDir, 'agents'), { recursive: true });
+  await writeFile(actionLog, '');
+  const files: string[] = [];
+  for (const { partyId } of CHAOS_AGENTS) {
+    const file = path.join(dataDir, 'agents', `${partyId}.yaml`);
+    const env = {
+      MANDATE_AGENT_DIR: path.join(dataDir, 'agents', partyId),
+      CHAOS_INFRA_SCRIPT: path.join(examplesDir, 'actions', 'infra.mjs'),
+      CHAOS_ACTION_LOG: actionLog,
+      CHAOS_ACTION_BEFORE_MS: String(timing.beforeMs),
+      CHAOS_ACTION_AFTER_MS: String(timing.afterMs),
+    };
+    await writeFile(
+      file,
+      `api: { url: ${JSON.stringify(apiUrl)} }
+key: { file: ${JSON.stringify(path.join(dataDir, 'agent-keys', `${partyId}.key`))} }
+concurrency: 2
+heartbeatEvery: PT10S
+pollWait: PT10S
+actions:
+  backup-vm:
+    program: node
+    args: [${JSON.stringify(agentAction)}, backup, { param: asset, flag: --asset }]
+    params:
+      asset: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
+    env: ${JSON.stringify(env)}
+    timeout: PT1M
+`,
+    );
+    files.push(file);
+  }
+  return { files, actionLog };
+}
+
+/** An agent key per chaos agent, issued as `startExampleAgents` does, written where its configuration reads it. */
+export async function writeAgentKeys(db: Kysely<Schema>, dataDir: string): Promise<void> {
+  await mkdir(path.join(dataDir, 'agent-keys'), { recursive: true, mode: 0o700 });
+  for (const { partyId, agentId } of CHAOS_AGENTS) {
+    const { key } = await issueApiKey(db, { partyId, agentId, roles: ['agent'] });
+    await writeFile(path.join(dataDir, 'agent-keys', `${partyId}.key`), `${key}\n`, { mode: 0o600 });
+  }
+}
+
+/** One line of the agents' action log: a phase of one action run. */
+export interface ActionMark {
+  atMs: number;
+  pid: number;
+  phase: string;
+  key: string;
+}
+
+export async function readActionLog(file: string): Promise<ActionMark[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [atMs, pid, phase, key] = line.split(' ');
+      return { atMs: Number(atMs), pid: Number(pid), phase: phase ?? '', key: key ?? '' };
+    });
+}
+
+/** Action runs that started and have not exited (nor been killed), by pid. */
+export function actionsInFlight(marks: ActionMark[]): ActionMark[] {
+  const open = new Map<number, ActionMark>();
+  for (const m of marks) {
+    if (m.phase === 'started') open.set(m.pid, m);
+    else if (m.phase === 'exiting' || m.phase === 'killed') open.delete(m.pid);
+  }
+  return [...open.values()];
 }
 
 /** One incarnation of a node: its pid, when it started and how it ended. */
@@ -74,6 +209,11 @@ export class MandateNode {
     private readonly cluster: Cluster,
   ) {}
 
+  /** What the child runs: a Mandate composition, or the agents' host. */
+  private get entry(): string {
+    return this.role === 'agent' ? agentEntry : nodeEntry;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -96,7 +236,7 @@ export class MandateNode {
       if (!log.writableEnded) log.write(text);
     };
     write(`\n=== start ${new Date().toISOString()} crash points: ${crashPoints || 'none'}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', nodeEntry], { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', this.entry], { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.expectedEnd = undefined;
     const incarnation: Incarnation = { pid: child.pid ?? -1, crashPoints, startedAtMs: Date.now() };
@@ -209,11 +349,14 @@ export class Cluster {
   readonly api: MandateNode;
   readonly worker: MandateNode;
   readonly launcher: MandateNode;
+  /** The party agents' host: it talks to whichever node serves the API. */
+  readonly agents: MandateNode;
 
   constructor(readonly options: ClusterOptions) {
     this.api = new MandateNode('api', 'api', this);
     this.worker = new MandateNode('worker', 'worker', this);
     this.launcher = new MandateNode('launcher', 'all', this);
+    this.agents = new MandateNode('agents', 'agent', this);
   }
 
   get temporalAddress(): string {
@@ -247,6 +390,8 @@ export class Cluster {
   nodeEnv(role: NodeRole): NodeJS.ProcessEnv {
     const { options } = this;
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TEMPORAL_') && !key.startsWith('MANDATE_') && key !== 'DATABASE_URL' && key !== 'PORT'));
+    // The agents reach the API only (no database, no Temporal), as a party's agent does.
+    if (role === 'agent') return { ...inherited, CHAOS_AGENT_CONFIGS: (options.agentConfigs ?? []).join(','), LOG_LEVEL: process.env.MANDATE_CHAOS_LOG_LEVEL ?? 'warn' };
     return {
       ...inherited,
       MANDATE_ROLE: role,
@@ -257,6 +402,7 @@ export class Cluster {
       // The API loads the example (users, keys file) once; a worker never races it.
       MANDATE_LOAD_EXAMPLES: role === 'worker' ? 'false' : 'true',
       MANDATE_START_AGENTS: 'false',
+      ...(options.exampleContract ? { CHAOS_EXAMPLE_CONTRACT: options.exampleContract } : {}),
       PORT: String(options.apiPort),
       LOG_LEVEL: process.env.MANDATE_CHAOS_LOG_LEVEL ?? 'warn',
       TEMPORAL_CLI: options.temporalCli,
@@ -313,11 +459,40 @@ export class Cluster {
 
   /** Stops every node and dev server (the end of the run, or a failed start). */
   async shutdown(): Promise<void> {
-    await Promise.all([this.api.stop(5_000), this.worker.stop(5_000), this.launcher.stop(5_000)]);
+    await Promise.all([this.api.stop(5_000), this.worker.stop(5_000), this.launcher.stop(5_000), this.agents.stop(5_000)]);
     await this.stopDevServer();
     // A launcher's dev server outlives a killed launcher: never leave one behind.
     await this.killDevServer9();
   }
+}
+
+/**
+ * kill -9 of the agents' action runs still in flight (each leads its own process group, as
+ * the runner starts it, so it outlives a kill of the agent): with the agent, the host dies.
+ */
+export async function killActionRuns(actionLog: string): Promise<ActionMark[]> {
+  const killed: ActionMark[] = [];
+  for (const run of actionsInFlight(await readActionLog(actionLog))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${run.pid}/cmdline`, 'utf8');
+    } catch {
+      // It ended meanwhile (killed on its own, or its exit mark is being written).
+    }
+    if (!cmdline.includes('agent-action.mjs')) continue;
+    try {
+      process.kill(-run.pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(run.pid, 'SIGKILL');
+      } catch {
+        continue;
+      }
+    }
+    killed.push(run);
+  }
+  for (const run of killed) await appendFile(actionLog, `${Date.now()} ${run.pid} killed ${run.key}\n`);
+  return killed;
 }
 
 /** Pids of `temporal server start-dev` processes persisting to this file (found in /proc). */

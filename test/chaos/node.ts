@@ -10,6 +10,8 @@ const mandate = await startMandate({
   config,
   // The run's prebuilt bundle: a restart costs no webpack run.
   workflowBundlePath: process.env.CHAOS_WORKFLOW_BUNDLE || undefined,
+  // The example contract as the run amended it (agent heartbeats every few seconds).
+  exampleContract: process.env.CHAOS_EXAMPLE_CONTRACT || undefined,
   syncExampleSchedules: false,
 });
 process.stdout.write(`CHAOS_READY ${JSON.stringify({ pid: process.pid, role: config.MANDATE_ROLE, apiUrl: mandate.apiUrl ?? null, temporalAddress: mandate.temporalAddress })}\n`);

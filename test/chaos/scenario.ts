@@ -11,6 +11,12 @@
 //    (inside the update handler of the first confirmation) and is killed at random, each
 //    time together with its dev server, and restarted on the same data dir.
 //
+// Throughout, the service desk's backup runs are done by the party agents of dc-lyon and
+// nuvola (backup.run: the real agent runner, through the HTTP agent API), hosted in their own
+// process: it is killed -9 while an action runs, with its action runs (the host dies) or
+// alone (an action run outlives it), and started again; the job must be offered again after
+// its heartbeat timeout and its effect happen once (its idempotency key).
+//
 // Then the run settles (bounded) and the invariant is checked (checks.ts).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +29,7 @@ import { findOrBuildTemporalCli } from '../../scripts/temporal-cli';
 import { EncryptionCodec, newCodecKeySpec, parseCodecKeys } from '../../temporal/codec';
 import { checkInvariant, snapshotJournals, type CheckOutcome, type JournalSnapshot } from './checks';
 import { People } from './driver';
-import { Cluster, writeEngineConfig, type KillKind, type MandateNode } from './harness';
+import { actionsInFlight, Cluster, killActionRuns, readActionLog, writeAgentConfigs, writeAgentKeys, writeChaosContract, writeEngineConfig, type ActionTiming, type KillKind, type MandateNode } from './harness';
 
 export interface ChaosPlan {
   name: string;
@@ -35,6 +41,13 @@ export interface ChaosPlan {
   randomWorkerKills: number;
   devServerKills: number;
   randomLauncherKills: number;
+  /** Backup runs started with the onboardings, and when the launcher takes over. */
+  backups: number;
+  backupsPhase2: number;
+  /** Kills of the agents' host, each while an action runs; odd ones spare the action runs. */
+  agentKills: number;
+  /** How long each agent action lasts before and after its effect. */
+  action: ActionTiming;
   /** Phase 1 gives up this long after its last restart when not every process waits for its confirmation. */
   phase1Ms: number;
   /** Everything must be completed this long after the last restart. */
@@ -64,6 +77,15 @@ export interface ChaosReport {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A small seeded PRNG: the seed printed with the summary replays the same kill points. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -82,17 +104,19 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
   const between = ([min, max]: readonly [number, number]) => Math.round(min + random() * (max - min));
   const dataDir = await mkdtemp(path.join(tmpdir(), `mandate-chaos-${plan.name}-`));
   await mkdir(path.join(dataDir, 'logs'));
-  const { directoryFile } = await writeEngineConfig(dataDir);
+  const { directoryFile, agentsDir } = await writeEngineConfig(dataDir);
+  const exampleContract = await writeChaosContract(dataDir);
   const [temporalPort, apiPort] = await pickFreePorts(2);
+  const { files: agentConfigs, actionLog } = await writeAgentConfigs(dataDir, `http://127.0.0.1:${apiPort}`, plan.action);
   const codecKeys = newCodecKeySpec('chaos');
   // Kept with the data dir (as the launcher keeps its own): a failed run's histories stay readable.
   await writeFile(path.join(dataDir, 'codec-keys'), `${codecKeys}\n`, { mode: 0o600 });
   const temporalCli = await findOrBuildTemporalCli({ log: env.say });
-  const cluster = new Cluster({ dataDir, databaseUrl: env.databaseUrl, codecKeys, temporalCli, temporalPort: temporalPort!, apiPort: apiPort!, workflowBundlePath: env.workflowBundlePath, say: env.say });
-  cluster.note(`plan ${plan.name}: ${plan.processes} processes, seed ${plan.seed}, data dir ${dataDir}`);
+  const cluster = new Cluster({ dataDir, databaseUrl: env.databaseUrl, codecKeys, temporalCli, temporalPort: temporalPort!, apiPort: apiPort!, workflowBundlePath: env.workflowBundlePath, exampleContract, agentConfigs, say: env.say });
+  cluster.note(`plan ${plan.name}: ${plan.processes} onboardings, ${plan.backups + plan.backupsPhase2} backup runs, seed ${plan.seed}, data dir ${dataDir}`);
 
   const snapshots: JournalSnapshot[] = [];
-  const processIds = () => people?.employees.map((e) => e.processId) ?? [];
+  const processIds = () => [...(people?.employees ?? []), ...(people?.backups ?? [])].map((e) => e.processId);
   const snapshot = async (why: string) => {
     snapshots.push(await snapshotJournals(env.db, processIds(), why).catch(() => ({ takenAtMs: Date.now(), why, hashes: new Map<string, string>() })));
   };
@@ -162,6 +186,49 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
     }
   };
 
+  /**
+   * Kills the agents' host while an action runs: at a random moment after an action run of the
+   * current incarnation made its effect and before it exits, so its result is never posted
+   * (the other runs are wherever they are, often before their effect). Even kills take the
+   * action runs with it (the host dies), odd ones leave them to finish as orphans. With backups
+   * in phase 2, the second half of the kills waits for it (the launcher serves the API).
+   */
+  const agentKillsMidJob: string[] = [];
+  let inPhase2 = false;
+  const agentKills = async (active: () => boolean) => {
+    const node = cluster.agents;
+    for (let i = 0; i < plan.agentKills && active(); i++) {
+      while (plan.backupsPhase2 > 0 && i >= Math.ceil(plan.agentKills / 2) && !inPhase2 && active()) await sleep(250);
+      let actedAt: number | undefined;
+      while (active() && actedAt === undefined) {
+        await turns.get(node.name);
+        const since = node.current?.readyAtMs ?? Number.POSITIVE_INFINITY;
+        const marks = await readActionLog(actionLog);
+        const running = new Set(actionsInFlight(marks).filter((m) => m.atMs >= since).map((m) => m.pid));
+        actedAt = marks.find((m) => m.phase === 'acted' && running.has(m.pid))?.atMs;
+        if (actedAt === undefined) await sleep(100);
+      }
+      if (actedAt === undefined || !active()) break;
+      const hostDies = i % 2 === 0;
+      await sleep(Math.max(0, actedAt + between([0, Math.round(plan.action.afterMs * 0.7)]) - Date.now()));
+      if (!node.running) continue;
+      await inTurn(node.name, async () => {
+        await snapshot(`kill of the agents ${cluster.elapsed()}`);
+        const marks = await readActionLog(actionLog);
+        // An orphan of an earlier kill that died without its exit mark (its pipe to the agent was gone) is not running.
+        const running = actionsInFlight(marks).filter((m) => alive(m.pid));
+        const acted = new Set(marks.filter((m) => m.phase === 'acted').map((m) => m.pid));
+        await node.kill9(hostDies ? 'kill -9 with its action runs' : 'kill -9, its action runs left');
+        const killedRuns = hostDies ? await killActionRuns(actionLog) : [];
+        const what = running.map((m) => `${m.key} ${acted.has(m.pid) ? 'after' : 'before'} its effect`).join(', ') || 'no action running';
+        cluster.recordKill('agent', hostDies ? `kill -9 of the host (${killedRuns.length} action runs killed)` : 'kill -9 of the agent process');
+        cluster.note(`kill -9 of the agents (pid ${node.current?.pid ?? '?'})${hostDies ? ` and of ${killedRuns.length} action runs` : ', action runs left running'}: ${what}`);
+        if (running.length > 0) agentKillsMidJob.push(what);
+        await restart(node, []);
+      });
+    }
+  };
+
   let people: People | undefined;
   let recoveryMs: number | undefined;
   let outcome: CheckOutcome | undefined;
@@ -170,13 +237,22 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
     await cluster.startDevServer();
     supervise(cluster.api, 'api', plan.api);
     supervise(cluster.worker, 'worker', plan.worker);
+    supervise(cluster.agents, 'agent', []);
     // The API loads the example (keys file); the worker does not wait for it.
     await Promise.all([cluster.api.start(plan.api[0] ?? ''), cluster.worker.start(plan.worker[0] ?? '')]);
+    // The agents' keys, issued once their parties exist (the example is loaded).
+    await writeAgentKeys(env.db, dataDir);
+    await cluster.agents.start();
     people = await People.fromDataDir(cluster.apiUrl, dataDir);
     people.allowed = new Set(['iam.grant-privileged', 'equipment.ship-laptop']);
     const phase1Start = Date.now();
     people.run();
-    await people.startOnboardings(plan.processes, `${plan.name}${plan.seed.toString(36)}`, Date.now() + 60_000);
+    const runTag = `${plan.name}${plan.seed.toString(36)}`;
+    let agentsActive = true;
+    const agentMonkey = agentKills(() => agentsActive);
+    await people.startBackups(plan.backups, runTag, Date.now() + 60_000);
+    cluster.note(`${plan.backups} backup runs started`);
+    await people.startOnboardings(plan.processes, runTag, Date.now() + 60_000);
     cluster.note(`${plan.processes} onboardings started`);
     let phase1 = true;
     const monkeys = [
@@ -195,17 +271,17 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
         }
       })(),
     ];
-    const ids = people.employees.map((e) => e.processId);
+    const onboardings = people.employees.map((e) => e.processId);
     for (;;) {
-      const waiting = await env.db.selectFrom('tasks').select(['process_id', 'step_key', 'status']).where('process_id', 'in', ids).where('status', 'in', ['open', 'completing']).execute();
+      const waiting = await env.db.selectFrom('tasks').select(['process_id', 'step_key', 'status']).where('process_id', 'in', onboardings).where('status', 'in', ['open', 'completing']).execute();
       const confirming = new Set(waiting.filter((t) => t.step_key === 'onboarding.confirm' && t.status === 'open').map((t) => t.process_id));
       const busy = waiting.some((t) => t.status === 'completing');
-      if (confirming.size === ids.length && !busy) {
+      if (confirming.size === onboardings.length && !busy) {
         cluster.note(`phase 1 done in ${((Date.now() - phase1Start) / 1000).toFixed(1)}s: every process waits for its confirmation`);
         break;
       }
       if (Date.now() > Math.max(lastRestartMs, phase1Start) + plan.phase1Ms) {
-        cluster.note(`phase 1 gave up ${plan.phase1Ms / 1000}s after its last restart: ${confirming.size}/${ids.length} processes wait for their confirmation, ${waiting.filter((t) => t.status === 'completing').length} tasks completing`);
+        cluster.note(`phase 1 gave up ${plan.phase1Ms / 1000}s after its last restart: ${confirming.size}/${onboardings.length} processes wait for their confirmation, ${waiting.filter((t) => t.status === 'completing').length} tasks completing`);
         break;
       }
       await sleep(500);
@@ -225,6 +301,12 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
     let phase2 = true;
     people.allowed.add('onboarding.confirm');
     const launcherMonkey = randomKills(cluster.launcher, 'launcher', plan.randomLauncherKills, plan.launcher, () => phase2);
+    if (plan.backupsPhase2 > 0) {
+      inPhase2 = true;
+      await people.startBackups(plan.backupsPhase2, runTag, Date.now() + 120_000);
+      cluster.note(`${plan.backupsPhase2} more backup runs started`);
+    }
+    const ids = processIds();
 
     // Settle: every process completed within settleMs of the last restart.
     for (;;) {
@@ -235,10 +317,17 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       // write is an activity the history holds, and the workflow task that closes the run follows.
       if (completed === ids.length && (await allClosed(cluster.temporalAddress, ids))) {
         phase2 = false;
-        await launcherMonkey;
+        agentsActive = false;
+        await Promise.all([launcherMonkey, agentMonkey]);
         await allTurns();
         recoveryMs = Date.now() - lastRestartMs;
-        cluster.note(`all ${ids.length} processes completed ${(recoveryMs / 1000).toFixed(1)}s after the last restart`);
+        // Which kind ended last (the database's ending times), to tell where recovery time goes.
+        const ended = await env.db.selectFrom('processes').select(['id', 'ended_at']).where('id', 'in', ids).execute();
+        const lastEnd = (of: { processId: string }[]) => Math.max(...ended.filter((r) => of.some((p) => p.processId === r.id)).map((r) => r.ended_at?.getTime() ?? 0));
+        cluster.note(
+          `all ${ids.length} processes completed ${(recoveryMs / 1000).toFixed(1)}s after the last restart (the last onboarding ended ${cluster.elapsed(lastEnd(people.employees))}` +
+            `${people.backups.length > 0 ? `, the last backup run ${cluster.elapsed(lastEnd(people.backups))}` : ''})`,
+        );
         break;
       }
       if (Date.now() > lastRestartMs + plan.settleMs) {
@@ -248,9 +337,11 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
       await sleep(500);
     }
     phase2 = false;
-    await launcherMonkey;
+    agentsActive = false;
+    await Promise.all([launcherMonkey, agentMonkey]);
     await allTurns();
     await people.stop();
+    await cluster.agents.stop(5_000);
 
     // The checks, against the history of the dev server the launcher runs.
     const codec = new EncryptionCodec(parseCodecKeys(codecKeys));
@@ -258,10 +349,14 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
     try {
       const client = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [codec] } });
       const deadWorkers = new Map<string, string>();
-      for (const node of [cluster.worker, cluster.launcher]) {
+      for (const node of [cluster.worker, cluster.launcher, cluster.agents]) {
         for (const inc of node.incarnations) deadWorkers.set(String(inc.pid), `${node.name} pid ${inc.pid}, started ${cluster.elapsed(inc.startedAtMs)}, ${inc.end ? `ended ${cluster.elapsed(inc.endedAtMs)}: ${inc.end}` : 'still running'}`);
       }
-      outcome = await checkInvariant({ db: env.db, client, codec, employees: people.employees, ledger: people.ledger, snapshots, directoryFile, deadWorkers });
+      outcome = await checkInvariant({
+        db: env.db, client, codec, employees: people.employees, backups: people.backups, ledger: people.ledger, snapshots, directoryFile, deadWorkers,
+        agentsDir, actionMarks: await readActionLog(actionLog),
+      });
+      if (plan.agentKills > 0 && agentKillsMidJob.length === 0) outcome.failures.push(`the plan asked for ${plan.agentKills} kills of the agents while an action runs, and none happened while one ran`);
     } finally {
       await connection.close();
     }
@@ -277,9 +372,10 @@ export async function runChaos(plan: ChaosPlan, env: ChaosEnv): Promise<ChaosRep
   const f = outcome.figures;
   const summary =
     `chaos ${plan.name}: ${f.processes} processes (${f.completedInDb} completed in the DB, ${f.completedInTemporal} in Temporal); ` +
-    `${cluster.kills.length} kills (${[...kills].map(([kind, hows]) => `${kind} ${hows.length}: ${hows.join(', ')}`).join('; ')}); ` +
+    `${cluster.kills.length} kills (${[...kills].map(([kind, hows]) => `${kind} ${hows.length}: ${hows.join(', ')}`).join('; ')}; ${agentKillsMidJob.length} agent kills mid-job); ` +
     `recovery ${recoveryMs === undefined ? `not within ${plan.settleMs / 1000}s` : `${(recoveryMs / 1000).toFixed(1)}s`} after the last restart; ` +
     `effects: ${f.directoryAccounts} directory accounts, ${f.directoryEffects} directory effects, ${f.engineActionsCompleted} engine actions completed, ${f.outboxRows} outbox rows, ${f.tasksDone} tasks done, ${f.journalEntries} journal entries; ` +
+    `agents: ${f.backupRuns} backup runs, ${f.agentJobs} jobs (${f.agentJobsSucceeded} succeeded), ${f.agentRounds} pickups, ${f.agentSilent} offered again after silence, ${f.agentRetrying} after a retryable failure, ${f.actionRuns} action runs (${f.actionRunsRepeated} found their key done), ${f.backupFiles} backup files, ${f.backupsVerified} verified; ` +
     `${outcome.failures.length} failures; seed ${plan.seed}; ${(durationMs / 1000).toFixed(0)}s`;
   const timeline = cluster.timeline.map((t) => `${cluster.elapsed(t.atMs)} ${t.what}`);
   if (outcome.failures.length === 0) await rm(dataDir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
 import { createEngineActivities } from '../../activities/engine';
+import { agentJobPickedUpSignal } from '../../workflows/definitions';
 import type { completeTask } from '../../api/services/tasks';
 import type { EngineConfig } from '../../config/engine-config';
 import type { Schema } from '../../db/schema';
@@ -69,7 +70,16 @@ export async function startEngineWorld(options: EngineWorldOptions): Promise<Eng
       taskQueue,
       workflowBundle: { codePath: inject('workflowBundlePath') },
       activities: {
-        ...createEngineActivities({ db, actions: engineConfig.actions, actionsDir: engineConfig.configDir, log: silentLog }),
+        ...createEngineActivities({
+          db,
+          actions: engineConfig.actions,
+          actionsDir: engineConfig.configDir,
+          log: silentLog,
+          // As the engine worker does (worker/engine-worker.ts).
+          tellPickup: async (processId, pickup) => {
+            await client.workflow.getHandle(processId).signal(agentJobPickedUpSignal, pickup);
+          },
+        }),
         ...options.activities?.({ db, client, taskQueue }),
       },
     });
