@@ -8,16 +8,10 @@
 //   "clientSignature": { "keyId": <the registered key's id>, "signature": <64 bytes, hex> }.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { actBytes, approvalActOf, contractSignatureActOf, publicKeyOf, signAct, type Signature } from '../domain/signatures';
+import { actBytes, approvalActOf, contractSignatureActOf, publicKeyOf, signAct, type ApprovalAct, type Signature } from '../domain/signatures';
 
-export interface ApprovalToSign {
-  processId: string;
-  taskId: string;
-  userId: string;
-  decision: 'approve' | 'reject';
-  comment?: string;
-  payload?: Record<string, unknown>;
-}
+/** An approval as its act names it (domain/signatures.ts ApprovalAct), without the act's kind. */
+export type ApprovalToSign = Omit<ApprovalAct, 'kind'>;
 
 /** A new Ed25519 key: the secret stays with its holder; the public key is registered. */
 export function generateSigningKey(): { secretKey: string; publicKey: string } {

@@ -26,6 +26,9 @@ export type { OutboxInput };
  */
 export const PATCH_DURABLE_WRITES = 'durable-writes';
 
+/** A cancel during start-up (reading keys, registering, loading the slice) is taken after it. */
+export const PATCH_CANCEL_AFTER_START_UP = 'cancel-after-start-up';
+
 
 const register = wf.proxyActivities<EngineActivities>({
   startToCloseTimeout: '20s',
@@ -38,14 +41,22 @@ const register = wf.proxyActivities<EngineActivities>({
  */
 export async function runProcess<I, O>(given: ProcessStart, definition: ProcessDefinition, body: (run: ProcessRun, input: I) => Promise<O>): Promise<O> {
   const durable = wf.patched(PATCH_DURABLE_WRITES);
-  // Only what this deployment sent for this process, signed where it names a person (docs/ARCHITECTURE.md "Trust boundaries").
-  const signers = await admitStart(given);
-  const start = given.businessKey === '' ? await registerScheduledRun(given, durable) : given;
-  if (!start) {
+  const startUp = async () => {
+    // Only what this deployment sent for this process, signed where it names a person (docs/ARCHITECTURE.md "Trust boundaries").
+    const signers = await admitStart(given);
+    const start = given.businessKey === '' ? await registerScheduledRun(given, durable) : given;
+    if (!start) return undefined;
+    const slice = await contractReader.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
+    return { signers, start, slice };
+  };
+  // A cancel that arrives while the run starts up waits for it, then ends the process the Mandate
+  // way (journaled, tasks and status written); runs recorded before ended in Temporal only.
+  const started = durable && wf.patched(PATCH_CANCEL_AFTER_START_UP) ? await wf.CancellationScope.nonCancellable(startUp) : await startUp();
+  if (!started) {
     // The period or day already ran (or the contract is not active): nothing to do, no journal.
     return { skipped: true } as O; // a scheduled run's result is read by nobody but operators
   }
-  const slice = await contractReader.loadContractSlice({ contractId: start.contractId, version: start.version, activityKeys: activityKeysOf(definition) });
+  const { signers, start, slice } = started;
   const run = new ProcessRun(start, slice, durable);
   run.inbox.signers = signers;
   wf.setHandler(processStateQuery, () => run.state);

@@ -12,7 +12,7 @@ import { issueApiKey } from '../../db/api-keys';
 import type { Schema } from '../../db/schema';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { directoryActions } from '../support/harness';
+import { directoryActions, verifyBackupAction } from '../support/harness';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const nodeEntry = fileURLToPath(new URL('./node.ts', import.meta.url));
@@ -62,23 +62,7 @@ export async function writeEngineConfig(dataDir: string): Promise<{ file: string
   const directoryFile = path.join(dataDir, 'directory.json');
   const agentsDir = path.join(dataDir, 'agents');
   const file = path.join(dataDir, 'engine.yaml');
-  const verifyScript = path.join(examplesDir, 'actions', 'verify-backup.mjs');
-  await writeFile(
-    file,
-    `actions:
-${directoryActions(directoryFile)}  verify-backup:
-    program: node
-    args: [${JSON.stringify(verifyScript)}, { param: party, flag: --party }, { param: asset, flag: --asset }, { param: backupId, flag: --backup-id }, { param: location, flag: --location }, { param: checksum, flag: --checksum }]
-    params:
-      party: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
-      asset: { type: string, pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }
-      backupId: { type: string, maxLength: 200 }
-      location: { type: string, pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,1023}$', maxLength: 1024 }
-      checksum: { type: string, pattern: '^(sha256:)?[a-fA-F0-9]{64}$' }
-    env: { MANDATE_BACKUP_STORE: ${JSON.stringify(agentsDir)} }
-    timeout: PT30S
-`,
-  );
+  await writeFile(file, `actions:\n${directoryActions(directoryFile)}${verifyBackupAction(agentsDir)}`);
   return { file, directoryFile, agentsDir };
 }
 

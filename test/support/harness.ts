@@ -43,19 +43,10 @@ export function directoryActions(directoryFile: string): string {
 `;
 }
 
-/**
- * The example actions, writing their directory file into a fresh temp dir; `verify-backup`
- * reads backups under `backupStore/<party>/` (where a fake agent writes them).
- */
-export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string; backupStore: string }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
-  const directoryFile = path.join(dir, 'directory.json');
-  const backupStore = path.join(dir, 'backups');
-  const file = path.join(dir, 'engine.yaml');
+/** The example `verify-backup` action (YAML lines under `actions:`), reading backups under `backupStore/<party>/`. */
+export function verifyBackupAction(backupStore: string): string {
   const verifyScript = path.join(examplesDir, 'actions', 'verify-backup.mjs');
-  const text = `
-actions:
-${directoryActions(directoryFile)}  verify-backup:
+  return `  verify-backup:
     program: node
     args: [${JSON.stringify(verifyScript)}, { param: party, flag: --party }, { param: asset, flag: --asset }, { param: backupId, flag: --backup-id }, { param: location, flag: --location }, { param: checksum, flag: --checksum }]
     params:
@@ -67,6 +58,20 @@ ${directoryActions(directoryFile)}  verify-backup:
     env: { MANDATE_BACKUP_STORE: ${JSON.stringify(backupStore)} }
     timeout: PT30S
 `;
+}
+
+/**
+ * The example actions, writing their directory file into a fresh temp dir; `verify-backup`
+ * reads backups under `backupStore/<party>/` (where a fake agent writes them).
+ */
+export async function testEngineConfig(): Promise<{ config: EngineConfig; dir: string; file: string; directoryFile: string; backupStore: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mandate-engine-'));
+  const directoryFile = path.join(dir, 'directory.json');
+  const backupStore = path.join(dir, 'backups');
+  const file = path.join(dir, 'engine.yaml');
+  const text = `
+actions:
+${directoryActions(directoryFile)}${verifyBackupAction(backupStore)}`;
   await writeFile(file, text);
   return { config: parseEngineConfig(text, file), dir, file, directoryFile, backupStore };
 }

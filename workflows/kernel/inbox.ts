@@ -5,6 +5,7 @@
 import * as wf from '@temporalio/workflow';
 import { z } from 'zod';
 import type { TaskOpening } from '../../activities/engine';
+import { SIGN_CLIENT, SIGN_PROVIDER } from '../../domain/contract-proposal';
 import { fieldsOutsideBareCompletion, mayAcceptCompletion, mayAssignTask } from '../../domain/authorization';
 import { approvalActOf, assignmentActOf, completionActOf, contractSignatureActOf, isUnverified, partySignatureRefusal, verifyAct, type ApprovalAct, type ContractSignatureAct, type Signers } from '../../domain/signatures';
 import type { CompletionRefusalDetails, TaskAssigned, TaskAssignment, TaskCompleted, TaskCompletion } from '../definitions';
@@ -223,13 +224,17 @@ function schemaErrors(schema: z.ZodType, payload: Record<string, unknown>): { pa
   });
 }
 
+const CONTRACT_SIGNATURE_STEPS = new Set([SIGN_PROVIDER, SIGN_CLIENT]);
+
 /**
  * What a party's own key signs: a contract version's document (a signature task that names one,
  * domain/contract-proposal.ts), else the approval itself (approvals, transition and exit sign-offs).
  */
 function partyActOf(opening: TaskOpening, c: TaskCompletion, processId: string): ApprovalAct | ContractSignatureAct {
   const d = opening.payload as { contractId?: unknown; version?: unknown; documentSha256?: unknown };
-  if (opening.kind === 'sign' && typeof d.contractId === 'string' && typeof d.version === 'number' && typeof d.documentSha256 === 'string') {
+  // Only the two signatures of a version sign its document: a transition or exit sign-off is an
+  // approval of its own task, so a contract signature journaled earlier can never pass for one.
+  if (opening.kind === 'sign' && CONTRACT_SIGNATURE_STEPS.has(opening.stepKey) && typeof d.contractId === 'string' && typeof d.version === 'number' && typeof d.documentSha256 === 'string') {
     return contractSignatureActOf({ contractId: d.contractId, version: d.version, documentHash: d.documentSha256, userId: c.userId, partyId: c.partyId, decision: c.decision ?? 'approve' });
   }
   return approvalActOf(c, processId);
