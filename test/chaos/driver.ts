@@ -99,24 +99,26 @@ export class People {
           laptop: { model: 'ThinkPad T14', shipTo: 'Lyon HQ' },
         },
       };
-      for (;;) {
-        try {
-          const res = await this.call('u-hr-lea', 'POST', `/v1/contracts/${CONTRACT}/processes`, request);
-          if (res.status === 201 || res.status === 200) {
-            const employee = { processId: String(res.body.id), businessKey, username: usernameFor(request.input.employee) };
-            started.push(employee);
-            this.employees.push(employee);
-            break;
-          }
-          if (res.status < 500) throw new Error(`starting ${businessKey}: ${res.status} ${JSON.stringify(res.body)}`);
-        } catch (err) {
-          if (err instanceof Error && err.message.startsWith('starting ')) throw err;
-        }
-        if (Date.now() > deadlineMs) throw new Error(`could not start ${businessKey}: the API did not answer`);
-        await sleep(500);
-      }
+      const employee = { processId: await this.start('u-hr-lea', businessKey, request, deadlineMs), businessKey, username: usernameFor(request.input.employee) };
+      started.push(employee);
+      this.employees.push(employee);
     }
     return started;
+  }
+
+  /** Starts a process as `userId`, retried until the API answers (a 4xx is a failure of the run). */
+  private async start(userId: string, businessKey: string, request: unknown, deadlineMs: number): Promise<string> {
+    for (;;) {
+      try {
+        const res = await this.call(userId, 'POST', `/v1/contracts/${CONTRACT}/processes`, request);
+        if (res.status === 201 || res.status === 200) return String(res.body.id);
+        if (res.status < 500) throw new Error(`starting ${businessKey}: ${res.status} ${JSON.stringify(res.body)}`);
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith('starting ')) throw err;
+      }
+      if (Date.now() > deadlineMs) throw new Error(`could not start ${businessKey}: the API did not answer`);
+      await sleep(500);
+    }
   }
 
   /** Claire starts `count` backup runs of every asset of the policy; retried until the API answers. */
@@ -126,22 +128,9 @@ export class People {
       const businessKey = `chaos-backup-${runTag}-${String(this.backups.length + 1).padStart(3, '0')}`;
       // The watchdog (policy: done by 03:00) never fires during the run: a late backup is not what is tested.
       const request = { type: 'backup', businessKey, input: { watchdogAt: new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z') } };
-      for (;;) {
-        try {
-          const res = await this.call('u-claire', 'POST', `/v1/contracts/${CONTRACT}/processes`, request);
-          if (res.status === 201 || res.status === 200) {
-            const run = { processId: String(res.body.id), businessKey };
-            started.push(run);
-            this.backups.push(run);
-            break;
-          }
-          if (res.status < 500) throw new Error(`starting ${businessKey}: ${res.status} ${JSON.stringify(res.body)}`);
-        } catch (err) {
-          if (err instanceof Error && err.message.startsWith('starting ')) throw err;
-        }
-        if (Date.now() > deadlineMs) throw new Error(`could not start ${businessKey}: the API did not answer`);
-        await sleep(500);
-      }
+      const run = { processId: await this.start('u-claire', businessKey, request, deadlineMs), businessKey };
+      started.push(run);
+      this.backups.push(run);
     }
     return started;
   }
